@@ -1,0 +1,1 @@
+"""HTTP transport: parse, authenticate, call a service, render. No store or engine access."""

@@ -1,0 +1,264 @@
+"""`aidc`: submit and watch jobs, see nodes, run the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import tomli_w
+import typer
+from rich.table import Table
+
+from aidc.cli.output import errors, fail, out, state, when, write_bytes
+from aidc.cli.server import server
+from aidc.client import Client, config_path
+from aidc.core.units import format_duration, parse_duration, parse_memory_mib
+
+app = typer.Typer(
+    name="aidc",
+    help="Use a shared AI data center: submit jobs, follow them, see capacity.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command(help="Run the aidc server (API and controller).")(server)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _client() -> Client:
+    return Client.from_config()
+
+
+def _parse(value: str, parser: object, option: str) -> int:
+    try:
+        return parser(value)  # type: ignore[operator,no-any-return]
+    except ValueError as e:
+        fail(f"{option}: {e}")
+
+
+@app.command()
+def login(
+    url: Annotated[str, typer.Option(help="Server URL.")] = "http://127.0.0.1:8080",
+    token: Annotated[str | None, typer.Option(help="API token (asked for if not given).")] = None,
+) -> None:
+    """Check a token against the server and save URL and token for later commands."""
+    token = token or typer.prompt("API token", hide_input=True)
+    with errors(), Client(url, token) as c:
+        me = c.whoami()
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        tomli_w.dump({"url": url, "token": token}, f)
+    out.print(f"Logged in to {url} as [bold]{me.username}[/] ({me.role}, {me.organisation}).")
+    out.print(f"Saved to {path}.")
+
+
+@app.command()
+def whoami(as_json: JsonOpt = False) -> None:
+    """Who the saved token belongs to, and the projects you can submit to."""
+    with errors(), _client() as c:
+        me = c.whoami()
+    if as_json:
+        out.print_json(me.model_dump_json())
+        return
+    out.print(f"{me.username} ({me.role}) of {me.organisation} [{me.organisation_kind}]")
+    for p in me.projects:
+        out.print(f"  project {p.name}")
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def submit(
+    command: Annotated[
+        list[str] | None, typer.Argument(help="Program and arguments after --.")
+    ] = None,
+    project: Annotated[str, typer.Option("--project", "-p", help="Project to run under.")] = "",
+    gpus: Annotated[int, typer.Option("--gpus", "-g", help="Accelerators per node.")] = 0,
+    gpu_type: Annotated[str | None, typer.Option(help="h100, a100, l40s, rngd, ...")] = None,
+    nodes: Annotated[int, typer.Option(help="Number of nodes.")] = 1,
+    cpus: Annotated[int, typer.Option(help="CPU cores per node.")] = 1,
+    mem: Annotated[str, typer.Option(help="Memory per node, e.g. 16G.")] = "1G",
+    time: Annotated[str, typer.Option("--time", "-t", help="Time limit: 30m, 2h, 1d.")] = "1d",
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="NAME=VALUE.")] = None,
+    workdir: Annotated[str | None, typer.Option(help="Working directory ('.' = here).")] = None,
+    script: Annotated[Path | None, typer.Option(help="Run this bash script instead.")] = None,
+    name: Annotated[str | None, typer.Option(help="A label for the job.")] = None,
+    priority_class: Annotated[str, typer.Option(help="high, normal, low.")] = "normal",
+    wait: Annotated[bool, typer.Option(help="Wait for the end; exit with the job's code.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue a job: `aidc submit -p PROJECT --gpus 1 --gpu-type a100 -t 1h -- python train.py`."""
+    if not project:
+        fail("--project: which project should the job run under? (see `aidc whoami`)")
+    spec: dict[str, object] = {
+        "project": project,
+        "name": name,
+        "accelerators": gpus,
+        "accelerator_type": gpu_type,
+        "nodes": nodes,
+        "cpus": cpus,
+        "priority_class": priority_class,
+        "memory_mib": _parse(mem, parse_memory_mib, "--mem"),
+        "time_limit_s": _parse(time, parse_duration, "--time"),
+    }
+    if script is not None:
+        if command:
+            fail("give either --script or a command after --, not both")
+        try:
+            spec["script"] = script.read_text()
+        except OSError as e:
+            fail(f"--script: cannot read {script}: {e.strerror}")
+    elif not command:
+        fail("nothing to run: put the command after --, e.g. `-- python train.py`")
+    else:
+        spec["command"] = command
+    env_map = {}
+    for item in env or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--env: {item!r} is not NAME=VALUE")
+        env_map[key] = value
+    spec["env"] = env_map
+    if workdir is not None:
+        spec["workdir"] = str(Path(workdir).resolve())
+    with errors(), _client() as c:
+        job = c.submit(spec)
+        if wait:
+            job = c.wait(job.id)
+    if as_json:
+        out.print_json(job.model_dump_json())
+    elif wait:
+        out.print(f"{job.id} {state(job.state)} {job.state_reason}")
+    else:
+        out.print(job.id)
+    if wait:
+        raise typer.Exit(0 if job.state == "SUCCEEDED" else (job.exit_code or 1))
+
+
+@app.command()
+def jobs(
+    state_: Annotated[str | None, typer.Option("--state", help="QUEUED, RUNNING, ...")] = None,
+    project: Annotated[str | None, typer.Option("--project", "-p")] = None,
+    user: Annotated[str | None, typer.Option("--user", "-u")] = None,
+    limit: int = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Your jobs, newest first, with queue position or where they run."""
+    with errors(), _client() as c:
+        found = c.jobs(
+            state=state_.upper() if state_ else None, project=project, user=user, limit=limit
+        )
+    if as_json:
+        out.print_json(json.dumps([j.model_dump(mode="json") for j in found]))
+        return
+    table = Table(box=None, header_style="bold")
+    table.add_column("ID", no_wrap=True, min_width=16)
+    for col in ("NAME", "PROJECT", "USER", "STATE", "GPUS", "SUBMITTED", "WHERE / WHY"):
+        table.add_column(col)
+    for j in found:
+        spec = j.spec
+        gpus = (
+            f"{spec['accelerators']}x{spec['accelerator_type'] or 'any'}"
+            if spec["accelerators"]
+            else "-"
+        )
+        where = j.state_reason
+        if j.queue_position is not None:
+            where = f"#{j.queue_position} in queue: {j.state_reason}"
+        table.add_row(
+            j.id, j.name or "", j.project, j.user, state(j.state), gpus, when(j.submitted_at), where
+        )
+    out.print(table)
+
+
+@app.command()
+def job(job_id: str, as_json: JsonOpt = False) -> None:
+    """One job in full, with its history."""
+    with errors(), _client() as c:
+        j = c.job(job_id)
+        history = c.events(job_id)
+    if as_json:
+        data = j.model_dump(mode="json") | {"events": [e.model_dump(mode="json") for e in history]}
+        out.print_json(json.dumps(data))
+        return
+    spec = j.spec
+    out.print(f"[bold]{j.id}[/] {j.name or ''}  {state(j.state)}  {j.state_reason}")
+    out.print(f"project {j.project}  user {j.user}  priority {spec['priority_class']}")
+    run = spec["command"] if spec.get("command") else ["bash", "<script>"]
+    out.print(f"command {' '.join(run)}")
+    out.print(
+        f"asks {spec['nodes']} node(s) x {spec['accelerators']} "
+        f"{spec['accelerator_type'] or 'accelerator'}, {spec['cpus']} cpu, "
+        f"{spec['memory_mib']} MiB, limit {format_duration(spec['time_limit_s'])}"
+    )
+    if j.placement:
+        for n in j.placement["nodes"]:
+            out.print(f"placed on {n['node']} devices {n['devices']} ({n['accelerator_type']})")
+    if j.exit_code is not None:
+        out.print(f"exit code {j.exit_code}")
+    table = Table(box=None, header_style="bold", title="history", title_justify="left")
+    for col in ("TIME", "FROM", "TO", "BY", "REASON"):
+        table.add_column(col)
+    for e in history:
+        table.add_row(when(e.at), e.from_state or "", state(e.to_state), e.actor or "", e.reason)
+    out.print(table)
+
+
+@app.command()
+def logs(
+    job_id: str,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Stream until the job ends.")
+    ] = False,
+) -> None:
+    """The job's output (stdout and stderr together)."""
+    with errors(), _client() as c:
+        if follow:
+            write_bytes(c.follow_logs(job_id))
+        else:
+            sys.stdout.write(c.logs(job_id))
+
+
+@app.command()
+def cancel(job_id: str) -> None:
+    """Cancel a job: at once if queued; SIGTERM then SIGKILL after the grace if running."""
+    with errors(), _client() as c:
+        j = c.cancel(job_id)
+    out.print(
+        f"{j.id} {state(j.state)}"
+        + (" (stopping)" if j.cancel_requested and not j.state.is_terminal else "")
+    )
+
+
+@app.command()
+def nodes(as_json: JsonOpt = False) -> None:
+    """Nodes, their accelerators, and what is in use."""
+    with errors(), _client() as c:
+        found = c.nodes()
+    if as_json:
+        out.print_json(json.dumps([n.model_dump(mode="json") for n in found]))
+        return
+    table = Table(box=None, header_style="bold")
+    for col in ("NODE", "POOL", "ENGINE", "STATE", "ACCEL", "USED", "CPUS USED", "MEM USED"):
+        table.add_column(col)
+    for n in found:
+        acc = f"{n.accelerators}x{n.accelerator_type}" if n.accelerators else "cpu only"
+        table.add_row(
+            n.name,
+            n.pool,
+            n.engine,
+            n.state + (f" ({n.state_reason})" if n.state_reason else ""),
+            acc,
+            f"{n.accelerators_used}/{n.accelerators}",
+            f"{n.cpus_used}/{n.cpus}",
+            f"{n.memory_mib_used // 1024}/{n.memory_mib // 1024} GiB",
+        )
+    out.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,185 @@
+"""The aidc Python client: everything the CLI does, for your own scripts.
+
+    from aidc.client import Client
+
+    c = Client("http://127.0.0.1:8080", token="aidc_...")   # or Client.from_config()
+    job = c.submit(project="hanbit-vision", command=["python", "train.py"],
+                   accelerators=1, accelerator_type="a100", time_limit_s="1h")
+    job = c.wait(job.id)
+    print(job.state, c.logs(job.id))
+
+Errors from the server raise ``ApiError`` with the HTTP status, a message and the fields at
+fault; a server that cannot be reached raises ``ConnectionFailed``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from aidc.core.job_states import JobState
+from aidc.schemas import ErrorBody, EventView, JobView, NodeView, WhoAmI
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def config_path() -> Path:
+    env = os.environ.get("AIDC_CONFIG")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "aidc" / "config.toml"
+
+
+def load_config() -> dict[str, Any]:
+    try:
+        return tomllib.loads(config_path().read_text())
+    except FileNotFoundError:
+        return {}
+
+
+class ClientError(Exception):
+    """Base of what the client raises."""
+
+
+class ConnectionFailed(ClientError):
+    pass
+
+
+class ApiError(ClientError):
+    def __init__(self, status: int, body: ErrorBody) -> None:
+        super().__init__(body.message)
+        self.status = status
+        self.code = body.error
+        self.message = body.message
+        self.fields = [(f.field, f.message) for f in body.fields]
+
+    @property
+    def is_user_error(self) -> bool:
+        return 400 <= self.status < 500
+
+
+class Client:
+    def __init__(
+        self, url: str = DEFAULT_URL, token: str | None = None, timeout: float = 30.0
+    ) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    @classmethod
+    def from_config(cls) -> Client:
+        """URL and token from AIDC_URL / AIDC_TOKEN, else the config file `aidc login` wrote."""
+        cfg = load_config()
+        return cls(
+            url=os.environ.get("AIDC_URL") or cfg.get("url") or DEFAULT_URL,
+            token=os.environ.get("AIDC_TOKEN") or cfg.get("token"),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return dict(self._request("GET", "/healthz").json())
+
+    def whoami(self) -> WhoAmI:
+        return WhoAmI.model_validate(self._request("GET", "/v1/whoami").json())
+
+    def submit(self, spec: dict[str, Any] | None = None, **fields: Any) -> JobView:
+        """Submit a job spec (a dict, or keyword fields: project, command, accelerators...)."""
+        body = {**(spec or {}), **fields}
+        return JobView.model_validate(self._request("POST", "/v1/jobs", json=body).json())
+
+    def jobs(
+        self,
+        *,
+        state: JobState | str | None = None,
+        project: str | None = None,
+        user: str | None = None,
+        limit: int = 100,
+    ) -> list[JobView]:
+        params = {
+            k: str(v)
+            for k, v in {"state": state, "project": project, "user": user, "limit": limit}.items()
+            if v is not None
+        }
+        data = self._request("GET", "/v1/jobs", params=params).json()
+        return [JobView.model_validate(j) for j in data]
+
+    def job(self, job_id: str) -> JobView:
+        return JobView.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
+
+    def cancel(self, job_id: str) -> JobView:
+        return JobView.model_validate(self._request("POST", f"/v1/jobs/{job_id}/cancel").json())
+
+    def events(self, job_id: str) -> list[EventView]:
+        data = self._request("GET", f"/v1/jobs/{job_id}/events").json()
+        return [EventView.model_validate(e) for e in data]
+
+    def logs(self, job_id: str, offset: int = 0) -> str:
+        r = self._request("GET", f"/v1/jobs/{job_id}/logs", params={"offset": offset})
+        return r.text
+
+    def follow_logs(self, job_id: str, offset: int = 0) -> Iterator[bytes]:
+        """The job's output as it is written, until the job ends."""
+        try:
+            with self._http.stream(
+                "GET",
+                f"/v1/jobs/{job_id}/logs",
+                params={"offset": offset, "follow": "true"},
+                timeout=httpx.Timeout(30.0, read=None),
+            ) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    self._raise(r)
+                yield from r.iter_raw()
+        except httpx.TransportError as e:
+            raise ConnectionFailed(self._unreachable(e)) from None
+
+    def nodes(self) -> list[NodeView]:
+        return [NodeView.model_validate(n) for n in self._request("GET", "/v1/nodes").json()]
+
+    def wait(self, job_id: str, timeout: float | None = None, poll_s: float = 0.2) -> JobView:
+        """Block until the job has finished (or ``timeout`` seconds passed); its last view."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job.state.is_terminal or (deadline is not None and time.monotonic() > deadline):
+                return job
+            time.sleep(poll_s)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            r = self._http.request(method, path, **kw)
+        except httpx.TransportError as e:
+            raise ConnectionFailed(self._unreachable(e)) from None
+        if r.status_code >= 400:
+            self._raise(r)
+        return r
+
+    def _unreachable(self, e: Exception) -> str:
+        return f"cannot reach the aidc server at {self.url} ({e}); is `aidc server` running?"
+
+    @staticmethod
+    def _raise(r: httpx.Response) -> None:
+        try:
+            body = ErrorBody.model_validate(r.json())
+        except ValueError:
+            body = ErrorBody(error="http_error", message=f"HTTP {r.status_code}: {r.text[:200]}")
+        raise ApiError(r.status_code, body)

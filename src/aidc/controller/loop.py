@@ -1,0 +1,149 @@
+"""The controller: one thread that reconciles the store with the engines.
+
+Each pass: (1) poll the engines for jobs that run, record how finished ones ended, and pass on
+cancel requests; (2) snapshot the queue and nodes, ask the scheduler for decisions, and launch
+them. A pass runs every ``tick_s`` and at once when something happens (a submission, a
+cancel, a process exit). On start it first re-reads engine state (``recover``): a job that
+still runs is re-adopted, one that cannot be found is LOST, and nothing is started twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from aidc.core.job_states import JobState
+from aidc.engines.base import EngineStatus, LaunchError, Outcome
+from aidc.scheduler import plan
+from aidc.services import execution
+from aidc.services.center import Center
+
+log = logging.getLogger("aidc.controller")
+
+
+class Controller:
+    def __init__(self, center: Center, tick_s: float = 0.5, min_gap_s: float = 0.01) -> None:
+        self.center = center
+        self.tick_s = tick_s
+        self.min_gap_s = min_gap_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cancel_sent: set[str] = set()
+        for engine in center.engines.values():
+            engine.set_listener(self.wake)
+        for topic in ("job.submitted", "job.cancel_requested"):
+            center.bus.subscribe(topic, lambda _t, _p: self.wake())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self.recover()
+        self._thread = threading.Thread(target=self._run, name="aidc-controller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.tick_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.tick()
+            except Exception:
+                log.exception("controller pass failed; retrying on the next tick")
+            # Coalesce bursts (many submissions at once) into one pass.
+            self._stop.wait(self.min_gap_s)
+
+    def recover(self) -> None:
+        """After a (re)start: re-adopt what still runs, record what ended, never relaunch."""
+        for job in execution.active_jobs(self.center):
+            engine = self.center.engines.get(job.engine or "")
+            if engine is None:
+                execution.record_status(
+                    self.center,
+                    job.job_id,
+                    EngineStatus(
+                        Outcome.LOST, reason=f"engine {job.engine!r} is not configured any more"
+                    ),
+                )
+                continue
+            if job.state is JobState.STARTING:
+                handle = engine.recover(job.job_id)
+                if handle is None:
+                    execution.record_status(
+                        self.center,
+                        job.job_id,
+                        EngineStatus(
+                            Outcome.LOST,
+                            reason="the server stopped while launching this job; it never started",
+                        ),
+                    )
+                    continue
+                execution.record_launched(
+                    self.center, job.job_id, handle, reason="re-adopted after a server restart"
+                )
+                continue
+            assert job.handle is not None
+            status = engine.poll(job.handle)
+            if status.outcome is Outcome.RUNNING:
+                execution.note(
+                    self.center,
+                    job.job_id,
+                    "re-adopted after a server restart; the process still runs",
+                )
+            else:
+                execution.record_status(self.center, job.job_id, status)
+
+    def tick(self) -> None:
+        self._reconcile_running()
+        self._schedule()
+
+    def _reconcile_running(self) -> None:
+        for job in execution.active_jobs(self.center):
+            if job.state is not JobState.RUNNING or job.handle is None:
+                continue
+            engine = self.center.engines[job.engine or ""]
+            status = engine.poll(job.handle)
+            if status.outcome is not Outcome.RUNNING:
+                execution.record_status(self.center, job.job_id, status)
+                self._cancel_sent.discard(job.job_id)
+            elif job.cancel_requested and job.job_id not in self._cancel_sent:
+                engine.cancel(job.handle)
+                self._cancel_sent.add(job.job_id)
+
+    def _schedule(self) -> None:
+        snap = execution.snapshot(self.center)
+        if not snap.queue:
+            return
+        for decision in plan(snap):
+            admitted = execution.admit(self.center, decision)
+            if admitted is None:
+                continue
+            engine_name, request = admitted
+            try:
+                handle = self.center.engines[engine_name].launch(request)
+            except LaunchError as e:
+                execution.record_status(
+                    self.center, request.job_id, EngineStatus(Outcome.FAILED, reason=str(e))
+                )
+            except Exception as e:
+                log.exception("engine %s failed to launch %s", engine_name, request.job_id)
+                execution.record_status(
+                    self.center,
+                    request.job_id,
+                    EngineStatus(
+                        Outcome.FAILED, reason=f"engine {engine_name} could not launch: {e}"
+                    ),
+                )
+            else:
+                execution.record_launched(
+                    self.center, request.job_id, handle, reason="process started"
+                )

@@ -1,0 +1,1 @@
+"""Domain types and rules. Pure: no database, no HTTP, no clock reads, no randomness."""

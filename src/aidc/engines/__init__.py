@@ -1,0 +1,1 @@
+"""Execution backends behind one small protocol (see base.py)."""

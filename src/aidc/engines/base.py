@@ -1,0 +1,76 @@
+"""The engine protocol: how aidc hands a placed job to something that runs it.
+
+Engines execute what the scheduler decided; they never decide. A handle is the engine's
+JSON-serialisable note of where a launched job lives; the store keeps it so that a restarted
+server can find the job again (``poll``) instead of starting it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from aidc.core.jobspec import JobSpec
+from aidc.core.resources import Node, Placement
+
+Handle = dict[str, Any]
+
+
+class Outcome(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    LOST = "lost"
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchRequest:
+    job_id: str
+    project: str
+    spec: JobSpec
+    placement: Placement
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatus:
+    outcome: Outcome
+    exit_code: int | None = None
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class LaunchError(Exception):
+    """The engine could not start the job; the message says why in the user's terms."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    name: str
+
+    def inventory(self) -> list[Node]:
+        """The nodes this engine runs jobs on."""
+
+    def launch(self, job: LaunchRequest) -> Handle:
+        """Start ``job`` on its placement; returns at once with a handle."""
+
+    def poll(self, handle: Handle) -> EngineStatus:
+        """Where the job stands now; LOST when the engine no longer knows it."""
+
+    def recover(self, job_id: str) -> Handle | None:
+        """A handle for a job whose launch was interrupted, if it did start; else None."""
+
+    def cancel(self, handle: Handle) -> None:
+        """Ask the job to stop: a grace signal, then a kill after the engine's grace period."""
+
+    def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
+        """Up to ``limit`` bytes of the job's combined stdout/stderr from ``offset``."""
+
+    def set_listener(self, on_change: Callable[[], None]) -> None:
+        """Call ``on_change`` (from any thread) when a job's state may have changed."""
+
+    def close(self) -> None:
+        """Release engine resources; running jobs keep running."""

@@ -1,0 +1,52 @@
+"""Whether a request could ever run on this inventory, and if not, why in numbers."""
+
+from __future__ import annotations
+
+from aidc.core.resources import Node, Request
+
+
+def why_infeasible(req: Request, nodes: tuple[Node, ...]) -> tuple[str, str] | None:
+    """``(field, message)`` naming what no empty cluster of ``nodes`` could give, else None.
+
+    Node states are ignored: a drained node comes back, a job that fits it may wait for it.
+    """
+    if not nodes:
+        return ("nodes", "the center has no nodes yet; ask an operator to add some")
+    typed = [
+        n
+        for n in nodes
+        if not req.accelerators
+        or (n.accelerator_type != "cpu" and req.accelerator_type in (None, n.accelerator_type))
+    ]
+    if not typed:
+        types = sorted({n.accelerator_type for n in nodes if n.accelerator_type != "cpu"})
+        return (
+            "accelerator_type",
+            f"no node has {req.accelerator_type} accelerators; available types: "
+            f"{', '.join(types) or 'none (CPU only)'}",
+        )
+    for field, need, have in (
+        ("accelerators", req.accelerators, [n.accelerator_count for n in typed]),
+        ("cpus", req.cpus, [n.cpus for n in typed]),
+        ("memory_mib", req.memory_mib, [n.memory_mib for n in typed]),
+    ):
+        most = max(have)
+        if need > most:
+            return (field, f"asks for {need} per node but the largest suitable node has {most}")
+    per_pool: dict[str, int] = {}
+    for n in typed:
+        if (
+            n.accelerator_count >= req.accelerators
+            and n.cpus >= req.cpus
+            and n.memory_mib >= req.memory_mib
+        ):
+            per_pool[n.pool] = per_pool.get(n.pool, 0) + 1
+    if not per_pool:
+        return ("accelerators", "no single node has all of the asked accelerators, cpus and memory")
+    most_nodes = max(per_pool.values())
+    if req.nodes > most_nodes:
+        return (
+            "nodes",
+            f"asks for {req.nodes} nodes but at most {most_nodes} suitable nodes share a pool",
+        )
+    return None

@@ -1,0 +1,73 @@
+"""API tokens: issued once in plain text, stored as SHA-256, checked on every request."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+
+from aidc.core.tenancy import Principal, Role
+from aidc.services.center import Center
+from aidc.services.errors import NotFound, Unauthenticated
+from aidc.store.models import ApiToken, Organisation, ProjectMember, User
+
+TOKEN_PREFIX = "aidc_"
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is safe here (unlike for passwords).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(
+    center: Center, username: str, name: str = "cli", ttl_s: float | None = None
+) -> str:
+    """A new token for ``username``; the plain text is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = center.clock()
+    with center.db.transaction() as s:
+        user = s.scalars(select(User).where(User.username == username)).one_or_none()
+        if user is None:
+            raise NotFound(f"no user called {username!r}", field="username")
+        s.add(
+            ApiToken(
+                user_id=user.id,
+                token_hash=hash_token(token),
+                name=name,
+                created_at=now,
+                expires_at=now + ttl_s if ttl_s else None,
+            )
+        )
+    return token
+
+
+def authenticate(center: Center, token: str | None) -> Principal:
+    if not token:
+        raise Unauthenticated("missing bearer token; run `aidc login` or set AIDC_TOKEN")
+    now = center.clock()
+    with center.db.transaction() as s:
+        row = s.execute(
+            select(ApiToken, User, Organisation)
+            .join(User, User.id == ApiToken.user_id)
+            .join(Organisation, Organisation.id == User.org_id)
+            .where(ApiToken.token_hash == hash_token(token))
+        ).one_or_none()
+        if row is None:
+            raise Unauthenticated("invalid token; run `aidc login` with a current token")
+        tok, user, org = row
+        if tok.revoked_at is not None:
+            raise Unauthenticated("this token was revoked; create a new one")
+        if tok.expires_at is not None and tok.expires_at <= now:
+            raise Unauthenticated("this token has expired; create a new one")
+        projects = s.scalars(
+            select(ProjectMember.project_id).where(ProjectMember.user_id == user.id)
+        ).all()
+        return Principal(
+            user_id=user.id,
+            username=user.username,
+            org_id=org.id,
+            org_name=org.name,
+            role=Role(user.role),
+            project_ids=frozenset(projects),
+        )

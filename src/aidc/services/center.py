@@ -1,0 +1,44 @@
+"""What every use case needs: the database, the clock, and the domain event bus."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aidc.engines.base import Engine
+from aidc.store.db import Database
+
+Clock = Callable[[], float]
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class EventBus:
+    """In-process domain events ("job.submitted", "job.finished", ...) for subscribers such
+    as the controller (wake up) and, later, accounting and audit."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, list[Listener]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def subscribe(self, topic: str, fn: Listener) -> None:
+        with self._lock:
+            self._subs[topic].append(fn)
+
+    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            subs = list(self._subs.get(topic, ())) + list(self._subs.get("*", ()))
+        for fn in subs:
+            fn(topic, payload)
+
+
+@dataclass
+class Center:
+    db: Database
+    clock: Clock = time.time
+    bus: EventBus = field(default_factory=EventBus)
+    engines: dict[str, Engine] = field(default_factory=dict)
+    cancel_grace_s: float = 10.0

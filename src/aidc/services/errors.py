@@ -1,0 +1,36 @@
+"""Errors services raise; transports turn them into HTTP statuses and CLI exit codes."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(ServiceError):
+    """Also what a caller gets for another tenant's object: absence and denial look alike."""
+
+    code = "not_found"
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+
+
+class Unauthenticated(ServiceError):
+    code = "unauthenticated"
+
+
+class Invalid(ServiceError):
+    """A request that names a field wrongly or asks the impossible."""
+
+    code = "invalid"
+
+
+class Conflict(ServiceError):
+    code = "conflict"

@@ -1,0 +1,146 @@
+"""Use cases of the controller: snapshot, admit, and recording what engines report.
+
+Each function is one short transaction; engine calls happen between them, never inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from aidc.core.job_states import JobState
+from aidc.core.jobspec import JobSpec
+from aidc.core.resources import Request
+from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
+from aidc.scheduler import Decision, PendingJob, Snapshot
+from aidc.services.center import Center
+from aidc.services.nodes import inventory_nodes, placed_jobs, pool_engines
+from aidc.store import jobs as job_store
+from aidc.store.models import JobRow, Project
+
+CONTROLLER = "controller"
+
+
+@dataclass(frozen=True)
+class ActiveJob:
+    """A job an engine runs (or was about to run) as the store knows it."""
+
+    job_id: str
+    state: JobState
+    engine: str | None
+    handle: Handle | None
+    cancel_requested: bool
+
+
+def snapshot(center: Center) -> Snapshot:
+    with center.db.transaction() as s:
+        queued = job_store.in_states(s, [JobState.QUEUED])
+        return Snapshot(
+            nodes=inventory_nodes(s),
+            running=placed_jobs(s),
+            queue=tuple(PendingJob(r.id, _request(r.spec), float(r.seq)) for r in queued),
+            pool_engines=pool_engines(s),
+        )
+
+
+def admit(center: Center, d: Decision) -> tuple[str, LaunchRequest] | None:
+    """QUEUED -> ADMITTED -> STARTING on ``d.placement``; None if the job moved meanwhile
+    (say, it was cancelled after the snapshot). Returns the engine name and what to launch."""
+    now = center.clock()
+    with center.db.transaction() as s:
+        row = job_store.get(s, d.job_id, lock=True)
+        if row is None or row.state != JobState.QUEUED:
+            return None
+        engine = pool_engines(s)[d.placement.pool]
+        where = ", ".join(
+            f"{n.node}[{','.join(map(str, n.devices))}]" if n.devices else n.node
+            for n in d.placement.nodes
+        )
+        job_store.apply_transition(
+            s, row, JobState.ADMITTED, at=now, reason=f"placed on {where}", actor=CONTROLLER
+        )
+        row.placement = d.placement.to_dict()
+        row.engine = engine
+        job_store.apply_transition(
+            s,
+            row,
+            JobState.STARTING,
+            at=now,
+            reason=f"launching on engine {engine}",
+            actor=CONTROLLER,
+        )
+        project = s.get(Project, row.project_id)
+        assert project is not None
+        return engine, LaunchRequest(
+            d.job_id, project.name, JobSpec.model_validate(row.spec), d.placement
+        )
+
+
+def record_launched(center: Center, job_id: str, handle: Handle, *, reason: str) -> None:
+    with center.db.transaction() as s:
+        row = _locked(s, job_id)
+        row.handle = handle
+        job_store.apply_transition(
+            s, row, JobState.RUNNING, at=center.clock(), reason=reason, actor=CONTROLLER
+        )
+
+
+def record_status(center: Center, job_id: str, status: EngineStatus) -> bool:
+    """Record a finished job's outcome; returns True if the job changed state."""
+    target = {
+        Outcome.SUCCEEDED: JobState.SUCCEEDED,
+        Outcome.FAILED: JobState.FAILED,
+        Outcome.TIMEOUT: JobState.FAILED,
+        Outcome.CANCELLED: JobState.CANCELLED,
+        Outcome.LOST: JobState.LOST,
+    }.get(status.outcome)
+    if target is None:
+        return False
+    with center.db.transaction() as s:
+        row = _locked(s, job_id)
+        if JobState(row.state).is_terminal:
+            return False
+        row.exit_code = status.exit_code
+        job_store.apply_transition(
+            s, row, target, at=center.clock(), reason=status.reason, actor=CONTROLLER
+        )
+    center.bus.publish("job.finished", {"job_id": job_id, "state": str(target)})
+    return True
+
+
+def note(center: Center, job_id: str, reason: str) -> None:
+    with center.db.transaction() as s:
+        job_store.add_note(
+            s, _locked(s, job_id), at=center.clock(), reason=reason, actor=CONTROLLER
+        )
+
+
+def active_jobs(center: Center) -> list[ActiveJob]:
+    with center.db.transaction() as s:
+        return [
+            ActiveJob(
+                r.id, JobState(r.state), r.engine, r.handle, r.cancel_requested_at is not None
+            )
+            for r in job_store.in_states(s, [JobState.STARTING, JobState.RUNNING])
+        ]
+
+
+def _request(spec: dict[str, Any]) -> Request:
+    """The resource request of a stored (already validated) spec, without re-validating it:
+    the snapshot reads every queued job on every pass."""
+    return Request(
+        nodes=spec["nodes"],
+        cpus=spec["cpus"],
+        memory_mib=spec["memory_mib"],
+        accelerators=spec["accelerators"],
+        accelerator_type=spec["accelerator_type"] if spec["accelerators"] else None,
+    )
+
+
+def _locked(s: Session, job_id: str) -> JobRow:
+    row = job_store.get(s, job_id, lock=True)
+    if row is None:
+        raise LookupError(job_id)
+    return row

@@ -1,0 +1,210 @@
+"""Tenant use cases on jobs: submit, list, get, cancel, history and logs."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from aidc.core.job_states import JobState
+from aidc.core.jobspec import JobSpec
+from aidc.core.tenancy import Principal, Role, can_cancel_job, can_read_job, can_submit
+from aidc.scheduler.feasibility import why_infeasible
+from aidc.schemas import EventView, JobView
+from aidc.services.center import Center
+from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
+from aidc.services.nodes import inventory_nodes
+from aidc.store import jobs as job_store
+from aidc.store.models import JobRow, Project, User
+
+LIST_LIMIT_MAX = 1000
+
+
+def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
+    """Queue ``spec`` under its project, or refuse it with the field at fault."""
+    if p.role is Role.VIEWER:
+        raise Forbidden("viewers cannot submit jobs; ask an org admin for the member role")
+    now = center.clock()
+    with center.db.transaction() as s:
+        project = s.scalars(select(Project).where(Project.name == spec.project)).one_or_none()
+        if project is None or not can_submit(p, project.id):
+            mine = _project_names(s, p)
+            raise Invalid(
+                f"no project {spec.project!r} that you can submit to; yours: "
+                f"{', '.join(mine) or 'none (ask an org admin to add you)'}",
+                field="project",
+            )
+        infeasible = why_infeasible(spec.request(), inventory_nodes(s))
+        if infeasible is not None:
+            field, message = infeasible
+            raise Invalid(f"{field}: {message}", field=field)
+        row = job_store.add_job(
+            s,
+            job_id=secrets.token_hex(8),
+            project_id=project.id,
+            user_id=p.user_id,
+            spec=spec.model_dump(mode="json"),
+            at=now,
+            actor=p.username,
+        )
+        view = _views(s, [row])[0]
+    center.bus.publish("job.submitted", {"job_id": view.id})
+    return view
+
+
+def list_jobs(
+    center: Center,
+    p: Principal,
+    *,
+    state: JobState | None = None,
+    project: str | None = None,
+    user: str | None = None,
+    limit: int = 100,
+) -> list[JobView]:
+    """Jobs the caller may see, newest first."""
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise Invalid(f"limit must be between 1 and {LIST_LIMIT_MAX}", field="limit")
+    with center.db.transaction() as s:
+        q = _visible(select(JobRow).join(Project, Project.id == JobRow.project_id), p)
+        if state is not None:
+            q = q.where(JobRow.state == state)
+        if project is not None:
+            q = q.where(Project.name == project)
+        if user is not None:
+            q = q.join(User, User.id == JobRow.user_id).where(User.username == user)
+        rows: Sequence[JobRow] = s.scalars(q.order_by(JobRow.seq.desc()).limit(limit)).all()
+        return _views(s, rows)
+
+
+def get_job(center: Center, p: Principal, job_id: str) -> JobView:
+    with center.db.transaction() as s:
+        return _views(s, [_readable(s, p, job_id)])[0]
+
+
+def cancel_job(center: Center, p: Principal, job_id: str) -> JobView:
+    """Cancel at once if it has not started; else ask the controller to stop it."""
+    now = center.clock()
+    with center.db.transaction() as s:
+        row = _readable(s, p, job_id, lock=True)
+        project = s.get(Project, row.project_id)
+        assert project is not None
+        if not can_cancel_job(p, row.user_id, row.project_id, project.org_id):
+            raise Forbidden("only the job's owner or an admin of its organisation can cancel it")
+        state = JobState(row.state)
+        if state.is_terminal:
+            raise Conflict(f"job {job_id} already finished as {state}", field="job_id")
+        if state in (JobState.QUEUED, JobState.ADMITTED, JobState.PREEMPTED):
+            job_store.apply_transition(
+                s,
+                row,
+                JobState.CANCELLED,
+                at=now,
+                reason=f"cancelled by {p.username}",
+                actor=p.username,
+            )
+        elif row.cancel_requested_at is None:
+            row.cancel_requested_at = now
+            job_store.add_note(
+                s, row, at=now, reason=f"cancel requested by {p.username}", actor=p.username
+            )
+        view = _views(s, [row])[0]
+    center.bus.publish("job.cancel_requested", {"job_id": job_id})
+    return view
+
+
+def job_events(center: Center, p: Principal, job_id: str) -> list[EventView]:
+    with center.db.transaction() as s:
+        row = _readable(s, p, job_id)
+        return [
+            EventView(
+                at=e.at,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                reason=e.reason,
+                actor=e.actor,
+            )
+            for e in job_store.events(s, row)
+        ]
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    data: bytes
+    offset: int  # where the next read starts
+    finished: bool  # the job has ended, so no more output will come
+
+
+def read_log(center: Center, p: Principal, job_id: str, offset: int, limit: int) -> LogChunk:
+    if offset < 0:
+        raise Invalid("offset must be >= 0", field="offset")
+    with center.db.transaction() as s:
+        row = _readable(s, p, job_id)
+        finished = JobState(row.state).is_terminal
+        engine_name, handle = row.engine, row.handle
+    if engine_name is None or handle is None:
+        return LogChunk(b"", offset, finished)
+    # Read outside the transaction: engines may be slow.
+    data = center.engines[engine_name].read_log(handle, offset, limit)
+    return LogChunk(data, offset + len(data), finished and len(data) < limit)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _visible(q: Select[Any], p: Principal) -> Select[Any]:
+    if p.is_center_admin:
+        return q
+    if p.role is Role.ORG_ADMIN:
+        return q.where((Project.org_id == p.org_id) | Project.id.in_(p.project_ids))
+    return q.where(Project.id.in_(p.project_ids))
+
+
+def _readable(s: Session, p: Principal, job_id: str, *, lock: bool = False) -> JobRow:
+    row = job_store.get(s, job_id, lock=lock)
+    if row is not None:
+        project = s.get(Project, row.project_id)
+        if project is not None and can_read_job(p, project.id, project.org_id):
+            return row
+    # Another tenant's job answers exactly like a job that does not exist.
+    raise NotFound(f"no job {job_id!r}", field="job_id")
+
+
+def _project_names(s: Session, p: Principal) -> list[str]:
+    return list(
+        s.scalars(select(Project.name).where(Project.id.in_(p.project_ids)).order_by(Project.name))
+    )
+
+
+def _views(s: Session, rows: Sequence[JobRow]) -> list[JobView]:
+    projects = {
+        pr.id: pr.name
+        for pr in s.scalars(select(Project).where(Project.id.in_({r.project_id for r in rows})))
+    }
+    users = {
+        u.id: u.username
+        for u in s.scalars(select(User).where(User.id.in_({r.user_id for r in rows})))
+    }
+    positions = job_store.queue_positions(s, [r.seq for r in rows if r.state == JobState.QUEUED])
+    return [
+        JobView(
+            id=r.id,
+            name=r.name,
+            project=projects[r.project_id],
+            user=users[r.user_id],
+            state=JobState(r.state),
+            state_reason=r.state_reason,
+            spec=r.spec,
+            submitted_at=r.submitted_at,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            exit_code=r.exit_code,
+            placement=r.placement,
+            queue_position=positions.get(r.seq),
+            cancel_requested=r.cancel_requested_at is not None,
+        )
+        for r in rows
+    ]

@@ -1,0 +1,100 @@
+"""The inventory in the store: pools and nodes as engines report them, and their use."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aidc.core.job_states import JobState
+from aidc.core.resources import Node, NodeState, Placement, Pool
+from aidc.core.tenancy import Principal
+from aidc.scheduler.free import free_capacity
+from aidc.scheduler.snapshot import RunningJob
+from aidc.schemas import NodeView
+from aidc.services.center import Center
+from aidc.store import jobs as job_store
+from aidc.store.models import NodeRow, PoolRow
+
+
+def sync_inventory(center: Center, pools: list[Pool], nodes: list[Node]) -> None:
+    """Make the store's pools and nodes what the engines report; nodes gone are marked down."""
+    now = center.clock()
+    with center.db.transaction() as s:
+        for pool in pools:
+            row = s.get(PoolRow, pool.name)
+            if row is None:
+                s.add(PoolRow(name=pool.name, engine=pool.engine))
+            else:
+                row.engine = pool.engine
+        s.flush()
+        seen = set()
+        for n in nodes:
+            seen.add(n.name)
+            nrow = s.get(NodeRow, n.name) or NodeRow(name=n.name)
+            nrow.pool, nrow.cpus, nrow.memory_mib = n.pool, n.cpus, n.memory_mib
+            nrow.accelerator_type, nrow.devices = n.accelerator_type, list(n.devices)
+            nrow.labels, nrow.state, nrow.state_reason = dict(n.labels), n.state, n.state_reason
+            nrow.updated_at = now
+            s.add(nrow)
+        for nrow in s.scalars(select(NodeRow)):
+            if nrow.name not in seen and nrow.state != NodeState.DOWN:
+                nrow.state, nrow.state_reason = NodeState.DOWN, "no longer in the inventory"
+                nrow.updated_at = now
+
+
+def inventory_nodes(s: Session) -> tuple[Node, ...]:
+    return tuple(
+        Node(
+            name=r.name,
+            pool=r.pool,
+            cpus=r.cpus,
+            memory_mib=r.memory_mib,
+            accelerator_type=r.accelerator_type,
+            devices=tuple(r.devices),
+            labels=dict(r.labels),
+            state=NodeState(r.state),
+            state_reason=r.state_reason,
+        )
+        for r in s.scalars(select(NodeRow).order_by(NodeRow.name))
+    )
+
+
+def pool_engines(s: Session) -> dict[str, str]:
+    return {p.name: p.engine for p in s.scalars(select(PoolRow))}
+
+
+def placed_jobs(s: Session) -> tuple[RunningJob, ...]:
+    """Jobs that hold resources now, with where they hold them."""
+    states = [st for st in JobState if st.holds_resources]
+    return tuple(
+        RunningJob(r.id, Placement.from_dict(r.placement))
+        for r in job_store.in_states(s, states)
+        if r.placement is not None
+    )
+
+
+def list_nodes(center: Center, p: Principal) -> list[NodeView]:
+    """Every node with what is in use; capacity is public inside the center, jobs are not."""
+    with center.db.transaction() as s:
+        nodes = inventory_nodes(s)
+        engines = pool_engines(s)
+        free = free_capacity(nodes, placed_jobs(s))
+    return [
+        NodeView(
+            name=n.name,
+            pool=n.pool,
+            engine=engines.get(n.pool, "?"),
+            state=n.state,
+            state_reason=n.state_reason,
+            cpus=n.cpus,
+            cpus_used=n.cpus - free[n.name].cpus,
+            memory_mib=n.memory_mib,
+            memory_mib_used=n.memory_mib - free[n.name].memory_mib,
+            accelerator_type=n.accelerator_type,
+            accelerators=n.accelerator_count,
+            accelerators_used=n.accelerator_count - len(free[n.name].devices),
+            free_devices=list(free[n.name].devices),
+            labels=n.labels,
+        )
+        for n in nodes
+    ]

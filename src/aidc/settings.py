@@ -1,0 +1,30 @@
+"""The one settings object: environment variables ``AIDC_*``; every default works offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIDC_", extra="ignore")
+
+    home: Path = Field(default=Path.home() / ".aidc", description="Where state lives.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite at <home>/aidc.db."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    virtual_accelerators: str | None = Field(
+        default=None, description="COUNTxTYPE, e.g. 4xa100, for a host without GPUs."
+    )
+    inventory: Path | None = Field(default=None, description="TOML file of pools and nodes.")
+    cancel_grace_s: float = Field(default=10.0, gt=0, le=3600)
+    tick_s: float = Field(default=0.5, gt=0, le=60)
+    demo: bool = False
+    log_level: str = "info"
+
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'aidc.db'}"

@@ -1,0 +1,121 @@
+"""Job rows and their history. ``apply_transition`` is the only writer of ``jobs.state``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aidc.core.job_states import JobState, transition
+from aidc.store.models import JobEvent, JobRow
+
+
+def add_job(
+    s: Session,
+    *,
+    job_id: str,
+    project_id: int,
+    user_id: int,
+    spec: dict[str, Any],
+    at: float,
+    actor: str,
+) -> JobRow:
+    row = JobRow(
+        id=job_id,
+        project_id=project_id,
+        user_id=user_id,
+        name=spec.get("name"),
+        spec=spec,
+        state=JobState.QUEUED,
+        state_reason="waiting for resources",
+        submitted_at=at,
+    )
+    s.add(row)
+    s.flush()
+    s.add(
+        JobEvent(
+            job_seq=row.seq,
+            at=at,
+            from_state=None,
+            to_state=JobState.QUEUED,
+            reason="submitted",
+            actor=actor,
+        )
+    )
+    return row
+
+
+def get(s: Session, job_id: str, *, lock: bool = False) -> JobRow | None:
+    q = select(JobRow).where(JobRow.id == job_id)
+    if lock:
+        q = q.with_for_update()
+    return s.scalars(q).one_or_none()
+
+
+def apply_transition(
+    s: Session, row: JobRow, target: JobState, *, at: float, reason: str, actor: str | None = None
+) -> None:
+    """Move ``row`` to ``target`` if the state machine allows it, and record why."""
+    t = transition(JobState(row.state), target, at=at, reason=reason)
+    row.state = t.target
+    row.state_reason = reason
+    if target is JobState.RUNNING:
+        row.started_at = at
+    if target.is_terminal:
+        row.finished_at = at
+    if target is JobState.QUEUED:
+        row.placement = None
+        row.handle = None
+        row.engine = None
+    s.add(
+        JobEvent(
+            job_seq=row.seq,
+            at=at,
+            from_state=t.source,
+            to_state=t.target,
+            reason=reason,
+            actor=actor,
+        )
+    )
+
+
+def add_note(s: Session, row: JobRow, *, at: float, reason: str, actor: str | None = None) -> None:
+    """A line in the job's history that does not change its state."""
+    s.add(
+        JobEvent(
+            job_seq=row.seq,
+            at=at,
+            from_state=row.state,
+            to_state=row.state,
+            reason=reason,
+            actor=actor,
+        )
+    )
+
+
+def events(s: Session, row: JobRow) -> Sequence[JobEvent]:
+    return s.scalars(
+        select(JobEvent).where(JobEvent.job_seq == row.seq).order_by(JobEvent.id)
+    ).all()
+
+
+def in_states(s: Session, states: Iterable[JobState]) -> Sequence[JobRow]:
+    return s.scalars(
+        select(JobRow).where(JobRow.state.in_([str(x) for x in states])).order_by(JobRow.seq)
+    ).all()
+
+
+def queue_positions(s: Session, seqs: Iterable[int]) -> dict[int, int]:
+    """1-based place in the FIFO queue of each queued job among ``seqs``."""
+    wanted = sorted(set(seqs))
+    if not wanted:
+        return {}
+    queued = s.scalars(
+        select(JobRow.seq)
+        .where(JobRow.state == JobState.QUEUED, JobRow.seq <= wanted[-1])
+        .order_by(JobRow.seq)
+    ).all()
+    index = {seq: i + 1 for i, seq in enumerate(queued)}
+    return {seq: index[seq] for seq in wanted if seq in index}
