@@ -1,0 +1,82 @@
+"""Shared fixtures: a database per test on SQLite and (when configured) PostgreSQL.
+
+AIDC_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres runs every
+database-backed test on PostgreSQL as well; each test gets a fresh database there.
+AIDC_REQUIRE_ALL=1 (set by .ci/run) turns every "skip: not available here" into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url
+
+from aidc.core.resources import Node, Pool
+from aidc.engines.local import LocalEngine
+from aidc.services.center import Center
+from aidc.services.nodes import sync_inventory
+from aidc.store import migrate
+from aidc.store.db import Database
+
+REQUIRE_ALL = os.environ.get("AIDC_REQUIRE_ALL") == "1"
+PG_ADMIN_URL = os.environ.get("AIDC_TEST_DATABASE_URL")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip where a system service is missing, but fail in CI where it must exist."""
+    if REQUIRE_ALL:
+        pytest.fail(f"AIDC_REQUIRE_ALL=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL: SQLite in tmp_path, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aidc.db'}"
+        return
+    if not PG_ADMIN_URL:
+        skip_or_fail("AIDC_TEST_DATABASE_URL is not set (no PostgreSQL to test against)")
+    assert PG_ADMIN_URL is not None
+    import psycopg
+
+    admin = make_url(PG_ADMIN_URL)
+    name = f"aidc_test_{secrets.token_hex(6)}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True)
+    except psycopg.OperationalError as e:
+        skip_or_fail(f"PostgreSQL at {admin.host}:{admin.port} does not answer: {e}")
+    with conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    migrate.upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+def local_node(name: str = "node-1", gpus: int = 4, cpus: int = 8, accel: str = "a100") -> Node:
+    return Node(name, "local", cpus, 32 * 1024, accel, tuple(range(gpus)), {"pool": "local"})
+
+
+@pytest.fixture
+def center(db: Database, tmp_path: Path) -> Iterator[Center]:
+    """A center on a fresh database with one local node of 4 virtual a100s and 8 cpus."""
+    engine = LocalEngine(tmp_path / "home", [local_node()], grace_s=1.0)
+    c = Center(db=db, engines={"local": engine}, cancel_grace_s=1.0)
+    sync_inventory(c, [Pool("local", "local")], engine.inventory())
+    yield c
+    engine.close()
