@@ -8,6 +8,7 @@ metered in the same ledger.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -92,7 +93,8 @@ def type_for_device_name(device_name: str) -> AcceleratorType:
     """
     upper = device_name.upper()
     for hint, name in _NVML_NAME_HINTS:
-        if hint in upper:
+        # A hint followed by a digit is another model: an "RTX A1000" is no A100.
+        if re.search(re.escape(hint) + r"(?![0-9])", upper):
             return CATALOG[name]
     slug = "".join(c if c.isalnum() else "-" for c in device_name.lower()).strip("-")
     slug = slug.removeprefix("nvidia-") or "gpu"

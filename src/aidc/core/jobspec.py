@@ -12,8 +12,9 @@ from aidc.core import accelerators
 from aidc.core.resources import Request
 from aidc.core.units import parse_duration, parse_memory_mib
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# \Z, not $: $ also matches before a trailing newline, letting "name\n" through.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # Variables the engine sets itself; a user value would lie to the job about its placement.
 _RESERVED_ENV_PREFIXES = ("AIDC_",)
 _RESERVED_ENV = {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"}
@@ -127,9 +128,8 @@ class JobSpec(BaseModel):
     @field_validator("accelerator_type")
     @classmethod
     def _accelerator_type(cls, v: str | None) -> str | None:
-        if v in (None, "", "any"):
+        if v is None or v.lower() in ("", "any"):
             return None
-        assert v is not None
         v = v.lower()
         if v not in accelerators.CATALOG:
             raise ValueError(f"unknown type {v!r}; use one of {', '.join(accelerators.CATALOG)}")

@@ -7,7 +7,14 @@ import re
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
-_MEMORY_FACTOR_MIB = {"": 1, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+_MEMORY_FACTOR_MIB = {
+    "": 1,
+    "b": 1 / (1024 * 1024),
+    "k": 1 / 1024,
+    "m": 1,
+    "g": 1024,
+    "t": 1024 * 1024,
+}
 
 
 def parse_duration(text: str | int) -> int:
@@ -28,12 +35,13 @@ def _parse_duration_text(s: str) -> int:
         return int(s)
     if ":" in s:
         days = 0
+        hms = s
         if "-" in s:
-            d, _, s = s.partition("-")
+            d, _, hms = s.partition("-")
             if not d.isdigit():
                 raise ValueError(f"{s!r} is not a duration; use D-HH:MM:SS")
             days = int(d)
-        parts = s.split(":")
+        parts = hms.split(":")
         if len(parts) > 3 or not all(p.isdigit() for p in parts):
             raise ValueError(f"{s!r} is not a duration; use HH:MM:SS or 1h30m")
         total = 0
@@ -62,7 +70,13 @@ def parse_memory_mib(text: str | int) -> int:
         m = _MEMORY.match(text)
         if not m:
             raise ValueError(f"{text!r} is not a memory size; use forms like 512M, 16G, 1T")
-        mib = int(float(m.group(1)) * _MEMORY_FACTOR_MIB[m.group(2).lower()])
+        prefix, suffix = m.group(2).lower(), m.group(3).lower()
+        if not prefix and suffix:
+            # "16B" is sixteen bytes, not 16 MiB; "16iB" is nothing.
+            if suffix != "b":
+                raise ValueError(f"{text!r} is not a memory size; use forms like 512M, 16G, 1T")
+            prefix = "b"
+        mib = int(float(m.group(1)) * _MEMORY_FACTOR_MIB[prefix])
     if mib <= 0:
         raise ValueError("must be a positive memory size such as 512M or 16G")
     return mib

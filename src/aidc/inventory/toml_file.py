@@ -36,15 +36,33 @@ def load_inventory(path: Path) -> tuple[list[Pool], list[Node]]:
         raise InventoryError(f"inventory file {path} does not exist") from None
     except tomllib.TOMLDecodeError as e:
         raise InventoryError(f"{path}: not valid TOML: {e}") from None
-    pools = [_pool(i, p) for i, p in enumerate(data.get("pools", []))]
+    pools = [_pool(i, p) for i, p in enumerate(_tables(data, "pools"))]
+    _unique("pools", [p.name for p in pools])
     names = {p.name for p in pools}
-    nodes = [_node(i, n, names) for i, n in enumerate(data.get("nodes", []))]
-    seen: set[str] = set()
-    for n in nodes:
-        if n.name in seen:
-            raise InventoryError(f"nodes: node name {n.name!r} appears twice")
-        seen.add(n.name)
+    nodes = [_node(i, n, names) for i, n in enumerate(_tables(data, "nodes"))]
+    _unique("nodes", [n.name for n in nodes])
     return pools, nodes
+
+
+def _tables(data: dict[str, object], key: str) -> list[dict[str, object]]:
+    """``data[key]`` as a list of tables; a ``[key]`` written for ``[[key]]`` is an error."""
+    entries = data.get(key, [])
+    if not isinstance(entries, list):
+        raise InventoryError(f"{key}: must be an array of tables, each written [[{key}]]")
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            raise InventoryError(f"{key}[{i}]: must be a table written [[{key}]]")
+    return entries
+
+
+def _unique(key: str, names: list[str]) -> None:
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise InventoryError(
+                f"{key}[{i}].name: {name!r} is already used by {key}[{first[name]}]"
+            )
+        first[name] = i
 
 
 def _pool(i: int, p: dict[str, object]) -> Pool:
@@ -74,10 +92,16 @@ def _node(i: int, n: dict[str, object], pools: set[str]) -> Node:
         raise InventoryError(f"{where}.count: must be a whole number >= 0 (0 for cpu nodes)")
     if not isinstance(cpus, int) or cpus < 1:
         raise InventoryError(f"{where}.cpus: must be a whole number >= 1")
+    raw_memory = n.get("memory", "1G")
+    if isinstance(raw_memory, bool) or not isinstance(raw_memory, int | str):
+        raise InventoryError(f'{where}.memory: must be a size such as "256G" or whole MiB')
     try:
-        memory = parse_memory_mib(n.get("memory", "1G"))  # type: ignore[arg-type]
+        memory = parse_memory_mib(raw_memory)
     except ValueError as e:
         raise InventoryError(f"{where}.memory: {e}") from None
-    labels = {str(k): str(v) for k, v in dict(n.get("labels", {})).items()}  # type: ignore[call-overload]
+    raw_labels = n.get("labels", {})
+    if not isinstance(raw_labels, dict):
+        raise InventoryError(f'{where}.labels: must be a table such as {{ rack = "r1" }}')
+    labels = {str(k): str(v) for k, v in raw_labels.items()}
     labels.setdefault("pool", pool)
     return Node(name, pool, cpus, memory, acc, tuple(range(count)), labels)

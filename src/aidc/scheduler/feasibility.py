@@ -42,7 +42,16 @@ def why_infeasible(req: Request, nodes: tuple[Node, ...]) -> tuple[str, str] | N
         ):
             per_pool[n.pool] = per_pool.get(n.pool, 0) + 1
     if not per_pool:
-        return ("accelerators", "no single node has all of the asked accelerators, cpus and memory")
+        if req.accelerators:
+            return (
+                "accelerators",
+                "no single node has all of the asked accelerators, cpus and memory",
+            )
+        # A CPU job must not be told to fix the accelerators it did not ask for.
+        return (
+            "cpus",
+            f"no single node has both {req.cpus} cpus and {req.memory_mib} MiB of memory",
+        )
     most_nodes = max(per_pool.values())
     if req.nodes > most_nodes:
         return (
