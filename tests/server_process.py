@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 
-AIDC = shutil.which("aidc", path=str(Path(sys.executable).parent)) or "aidc"
+# The installed console script; `python -m aidc` (the same entry point) where none is installed.
+_SCRIPT = shutil.which("aidc", path=str(Path(sys.executable).parent))
+AIDC = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "aidc"]
 
 
 def free_port() -> int:
@@ -40,7 +42,7 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [
-            AIDC,
+            *AIDC,
             "server",
             "--demo",
             "--port",
@@ -113,5 +115,5 @@ class ServerProcess:
             "COLUMNS": "200",
         }
         return subprocess.run(
-            [AIDC, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd
+            [*AIDC, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd
         )

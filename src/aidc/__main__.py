@@ -1,0 +1,5 @@
+"""`python -m aidc` is the `aidc` command."""
+
+from aidc.cli.main import main
+
+main()
