@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from aidc.core.job_states import ALLOWED, IllegalTransition, JobState
+from aidc.core.resources import Request
 from aidc.services.center import Center
 from aidc.store import jobs as job_store
 from aidc.store.models import Project
@@ -30,6 +31,7 @@ def test_stored_state_follows_the_machine_and_finished_jobs_never_change(
             project_id=project_id,
             user_id=1,
             spec={},
+            request=Request(nodes=1, cpus=1, memory_mib=1, accelerators=0, accelerator_type=None),
             at=0.0,
             actor="t",
         )

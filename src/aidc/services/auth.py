@@ -46,7 +46,7 @@ def authenticate(center: Center, token: str | None) -> Principal:
     if not token:
         raise Unauthenticated("missing bearer token; run `aidc login` or set AIDC_TOKEN")
     now = center.clock()
-    with center.db.transaction() as s:
+    with center.db.read() as s:
         row = s.execute(
             select(ApiToken, User, Organisation)
             .join(User, User.id == ApiToken.user_id)

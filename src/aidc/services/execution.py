@@ -6,13 +6,11 @@ Each function is one short transaction; engine calls happen between them, never 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
-from aidc.core.resources import Request
 from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
 from aidc.scheduler import Decision, PendingJob, Snapshot
 from aidc.services.center import Center
@@ -35,12 +33,14 @@ class ActiveJob:
 
 
 def snapshot(center: Center) -> Snapshot:
-    with center.db.transaction() as s:
-        queued = job_store.in_states(s, [JobState.QUEUED])
+    with center.db.read() as s:
         return Snapshot(
             nodes=inventory_nodes(s),
             running=placed_jobs(s),
-            queue=tuple(PendingJob(r.id, _request(r.spec), float(r.seq)) for r in queued),
+            queue=tuple(
+                PendingJob(job_id, request, float(seq))
+                for job_id, seq, request in job_store.queued_requests(s)
+            ),
             pool_engines=pool_engines(s),
         )
 
@@ -118,25 +118,13 @@ def note(center: Center, job_id: str, reason: str) -> None:
 
 
 def active_jobs(center: Center) -> list[ActiveJob]:
-    with center.db.transaction() as s:
+    with center.db.read() as s:
         return [
             ActiveJob(
                 r.id, JobState(r.state), r.engine, r.handle, r.cancel_requested_at is not None
             )
             for r in job_store.in_states(s, [JobState.STARTING, JobState.RUNNING])
         ]
-
-
-def _request(spec: dict[str, Any]) -> Request:
-    """The resource request of a stored (already validated) spec, without re-validating it:
-    the snapshot reads every queued job on every pass."""
-    return Request(
-        nodes=spec["nodes"],
-        cpus=spec["cpus"],
-        memory_mib=spec["memory_mib"],
-        accelerators=spec["accelerators"],
-        accelerator_type=spec["accelerator_type"] if spec["accelerators"] else None,
-    )
 
 
 def _locked(s: Session, job_id: str) -> JobRow:

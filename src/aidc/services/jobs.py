@@ -48,10 +48,11 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
             project_id=project.id,
             user_id=p.user_id,
             spec=spec.model_dump(mode="json"),
+            request=spec.request(),
             at=now,
             actor=p.username,
         )
-        view = _views(s, [row])[0]
+        view = _views(s, [row], {project.id: project.name}, {p.user_id: p.username})[0]
     center.bus.publish("job.submitted", {"job_id": view.id})
     return view
 
@@ -68,7 +69,7 @@ def list_jobs(
     """Jobs the caller may see, newest first."""
     if not 1 <= limit <= LIST_LIMIT_MAX:
         raise Invalid(f"limit must be between 1 and {LIST_LIMIT_MAX}", field="limit")
-    with center.db.transaction() as s:
+    with center.db.read() as s:
         q = _visible(select(JobRow).join(Project, Project.id == JobRow.project_id), p)
         if state is not None:
             q = q.where(JobRow.state == state)
@@ -81,7 +82,7 @@ def list_jobs(
 
 
 def get_job(center: Center, p: Principal, job_id: str) -> JobView:
-    with center.db.transaction() as s:
+    with center.db.read() as s:
         return _views(s, [_readable(s, p, job_id)])[0]
 
 
@@ -117,7 +118,7 @@ def cancel_job(center: Center, p: Principal, job_id: str) -> JobView:
 
 
 def job_events(center: Center, p: Principal, job_id: str) -> list[EventView]:
-    with center.db.transaction() as s:
+    with center.db.read() as s:
         row = _readable(s, p, job_id)
         return [
             EventView(
@@ -141,7 +142,7 @@ class LogChunk:
 def read_log(center: Center, p: Principal, job_id: str, offset: int, limit: int) -> LogChunk:
     if offset < 0:
         raise Invalid("offset must be >= 0", field="offset")
-    with center.db.transaction() as s:
+    with center.db.read() as s:
         row = _readable(s, p, job_id)
         finished = JobState(row.state).is_terminal
         engine_name, handle = row.engine, row.handle
@@ -179,15 +180,21 @@ def _project_names(s: Session, p: Principal) -> list[str]:
     )
 
 
-def _views(s: Session, rows: Sequence[JobRow]) -> list[JobView]:
-    projects = {
-        pr.id: pr.name
-        for pr in s.scalars(select(Project).where(Project.id.in_({r.project_id for r in rows})))
-    }
-    users = {
-        u.id: u.username
-        for u in s.scalars(select(User).where(User.id.in_({r.user_id for r in rows})))
-    }
+def _views(
+    s: Session,
+    rows: Sequence[JobRow],
+    projects: dict[int, str] | None = None,
+    users: dict[int, str] | None = None,
+) -> list[JobView]:
+    """Views of ``rows``; callers that already know the project and user names pass them."""
+    if projects is None:
+        ids = {r.project_id for r in rows}
+        q = select(Project.id, Project.name).where(Project.id.in_(ids))
+        projects = {i: n for i, n in s.execute(q)}
+    if users is None:
+        ids = {r.user_id for r in rows}
+        q = select(User.id, User.username).where(User.id.in_(ids))
+        users = {i: n for i, n in s.execute(q)}
     positions = job_store.queue_positions(s, [r.seq for r in rows if r.state == JobState.QUEUED])
     return [
         JobView(

@@ -75,7 +75,7 @@ def placed_jobs(s: Session) -> tuple[RunningJob, ...]:
 
 def list_nodes(center: Center, p: Principal) -> list[NodeView]:
     """Every node with what is in use; capacity is public inside the center, jobs are not."""
-    with center.db.transaction() as s:
+    with center.db.read() as s:
         nodes = inventory_nodes(s)
         engines = pool_engines(s)
         free = free_capacity(nodes, placed_jobs(s))

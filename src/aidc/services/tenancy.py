@@ -61,7 +61,7 @@ def create_project(center: Center, name: str, organisation: str, members: list[s
 
 
 def whoami(center: Center, p: Principal) -> WhoAmI:
-    with center.db.transaction() as s:
+    with center.db.read() as s:
         org = s.get(Organisation, p.org_id)
         assert org is not None
         rows = s.execute(

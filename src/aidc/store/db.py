@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-
-def sqlite_url(home: Path) -> str:
-    return f"sqlite:///{home / 'aidc.db'}"
+READ_ONLY = "aidc_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -34,16 +31,19 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a submission the API acknowledged survives a power cut, not only a crash.
+        cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then
+        # Writers take the lock up front (IMMEDIATE): a deferred transaction that reads, then
         # writes, fails with SQLITE_BUSY instead of waiting when another writer got in first.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers never block anyone in WAL mode.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -53,10 +53,20 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """A read-write unit of work: committed at the end, rolled back on an exception."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A consistent read that takes no write lock; nothing written in it is kept."""
+        with self._read_sessions() as session:  # closing it rolls back
             yield session
 
     def dispose(self) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aidc.core.job_states import JobState, transition
+from aidc.core.resources import Request
 from aidc.store.models import JobEvent, JobRow
 
 
@@ -19,6 +20,7 @@ def add_job(
     project_id: int,
     user_id: int,
     spec: dict[str, Any],
+    request: Request,
     at: float,
     actor: str,
 ) -> JobRow:
@@ -28,6 +30,11 @@ def add_job(
         user_id=user_id,
         name=spec.get("name"),
         spec=spec,
+        nodes=request.nodes,
+        cpus=request.cpus,
+        memory_mib=request.memory_mib,
+        accelerators=request.accelerators,
+        accelerator_type=request.accelerator_type,
         state=JobState.QUEUED,
         state_reason="waiting for resources",
         submitted_at=at,
@@ -101,6 +108,24 @@ def events(s: Session, row: JobRow) -> Sequence[JobEvent]:
     ).all()
 
 
+def queued_requests(s: Session) -> list[tuple[str, int, Request]]:
+    """(id, seq, request) of every queued job in queue order, read as plain columns."""
+    rows = s.execute(
+        select(
+            JobRow.id,
+            JobRow.seq,
+            JobRow.nodes,
+            JobRow.cpus,
+            JobRow.memory_mib,
+            JobRow.accelerators,
+            JobRow.accelerator_type,
+        )
+        .where(JobRow.state == JobState.QUEUED)
+        .order_by(JobRow.seq)
+    ).all()
+    return [(r[0], r[1], Request(r[2], r[3], r[4], r[5], r[6])) for r in rows]
+
+
 def in_states(s: Session, states: Iterable[JobState]) -> Sequence[JobRow]:
     return s.scalars(
         select(JobRow).where(JobRow.state.in_([str(x) for x in states])).order_by(JobRow.seq)
@@ -112,6 +137,13 @@ def queue_positions(s: Session, seqs: Iterable[int]) -> dict[int, int]:
     wanted = sorted(set(seqs))
     if not wanted:
         return {}
+    if len(wanted) == 1:  # one job (submit, get): a count, not the whole queue
+        ahead = s.scalar(
+            select(func.count())
+            .select_from(JobRow)
+            .where(JobRow.state == JobState.QUEUED, JobRow.seq < wanted[0])
+        )
+        return {wanted[0]: int(ahead or 0) + 1}
     queued = s.scalars(
         select(JobRow.seq)
         .where(JobRow.state == JobState.QUEUED, JobRow.seq <= wanted[-1])

@@ -86,6 +86,12 @@ class JobRow(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The resource request, in columns so the scheduler's snapshot needs no JSON parsing.
+    nodes: Mapped[int] = mapped_column(Integer)
+    cpus: Mapped[int] = mapped_column(Integer)
+    memory_mib: Mapped[int] = mapped_column(Integer)
+    accelerators: Mapped[int] = mapped_column(Integer)
+    accelerator_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
     state: Mapped[str] = mapped_column(String(16))
     state_reason: Mapped[str] = mapped_column(Text, default="")
     submitted_at: Mapped[float] = mapped_column(Float)

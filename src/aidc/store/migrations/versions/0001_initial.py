@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 09:32:43.785097
+Create Date: 2026-11-25 09:49:41.821145
 """
 
 import sqlalchemy as sa
@@ -103,6 +103,11 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=True),
         sa.Column("spec", sa.JSON(), nullable=False),
+        sa.Column("nodes", sa.Integer(), nullable=False),
+        sa.Column("cpus", sa.Integer(), nullable=False),
+        sa.Column("memory_mib", sa.Integer(), nullable=False),
+        sa.Column("accelerators", sa.Integer(), nullable=False),
+        sa.Column("accelerator_type", sa.String(length=32), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("state_reason", sa.Text(), nullable=False),
         sa.Column("submitted_at", sa.Float(), nullable=False),
