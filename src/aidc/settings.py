@@ -23,8 +23,19 @@ class Settings(BaseSettings):
     inventory: Path | None = Field(default=None, description="TOML file of pools and nodes.")
     cancel_grace_s: float = Field(default=10.0, gt=0, le=3600)
     tick_s: float = Field(default=0.5, gt=0, le=60)
+    api_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="API worker threads; default 1 on SQLite (one writer anyway), 8 otherwise.",
+    )
     demo: bool = False
     log_level: str = "info"
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'aidc.db'}"
+
+    def worker_threads(self) -> int:
+        # Measured (docs/benchmarks.md): on SQLite one thread submits faster than four,
+        # since writes queue on one lock and threads only add GIL hand-offs.
+        return self.api_threads or (1 if self.db_url().startswith("sqlite") else 8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from aidc import __version__, bootstrap
@@ -20,6 +21,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Few worker threads: the work is GIL- and database-bound, and 40 threads (anyio's
+        # default) spent more time handing the GIL and the SQLite write lock around.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads()
         running = bootstrap.start(settings)
         app.state.center = running.center
         if on_ready is not None:

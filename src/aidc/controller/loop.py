@@ -22,7 +22,7 @@ log = logging.getLogger("aidc.controller")
 
 
 class Controller:
-    def __init__(self, center: Center, tick_s: float = 0.5, min_gap_s: float = 0.01) -> None:
+    def __init__(self, center: Center, tick_s: float = 0.5, min_gap_s: float = 0.05) -> None:
         self.center = center
         self.tick_s = tick_s
         self.min_gap_s = min_gap_s

@@ -29,7 +29,9 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
     if p.role is Role.VIEWER:
         raise Forbidden("viewers cannot submit jobs; ask an org admin for the member role")
     now = center.clock()
-    with center.db.transaction() as s:
+    request = spec.request()
+    # Checks read without the write lock; the write itself is two inserts.
+    with center.db.read() as s:
         project = s.scalars(select(Project).where(Project.name == spec.project)).one_or_none()
         if project is None or not can_submit(p, project.id):
             mine = _project_names(s, p)
@@ -38,21 +40,23 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
                 f"{', '.join(mine) or 'none (ask an org admin to add you)'}",
                 field="project",
             )
-        infeasible = why_infeasible(spec.request(), inventory_nodes(s))
+        infeasible = why_infeasible(request, inventory_nodes(s))
         if infeasible is not None:
             field, message = infeasible
             raise Invalid(f"{field}: {message}", field=field)
+        project_id, project_name = project.id, project.name
+    with center.db.transaction() as s:
         row = job_store.add_job(
             s,
             job_id=secrets.token_hex(8),
-            project_id=project.id,
+            project_id=project_id,
             user_id=p.user_id,
             spec=spec.model_dump(mode="json"),
-            request=spec.request(),
+            request=request,
             at=now,
             actor=p.username,
         )
-        view = _views(s, [row], {project.id: project.name}, {p.user_id: p.username})[0]
+        view = _views(s, [row], {project_id: project_name}, {p.user_id: p.username})[0]
     center.bus.publish("job.submitted", {"job_id": view.id})
     return view
 

@@ -104,7 +104,7 @@ class JobRow(Base):
     cancel_requested_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (
-        Index("ix_jobs_state", "state"),
+        Index("ix_jobs_state_seq", "state", "seq"),
         Index("ix_jobs_project_state", "project_id", "state"),
         Index("ix_jobs_user", "user_id"),
     )

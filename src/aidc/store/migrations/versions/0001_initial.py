@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 09:49:41.821145
+Create Date: 2026-11-25 10:04:01.819753
 """
 
 import sqlalchemy as sa
@@ -131,7 +131,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index("ix_jobs_project_state", ["project_id", "state"], unique=False)
-        batch_op.create_index("ix_jobs_state", ["state"], unique=False)
+        batch_op.create_index("ix_jobs_state_seq", ["state", "seq"], unique=False)
         batch_op.create_index("ix_jobs_user", ["user_id"], unique=False)
 
     op.create_table(
@@ -178,7 +178,7 @@ def downgrade() -> None:
     op.drop_table("project_members")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_jobs_user")
-        batch_op.drop_index("ix_jobs_state")
+        batch_op.drop_index("ix_jobs_state_seq")
         batch_op.drop_index("ix_jobs_project_state")
 
     op.drop_table("jobs")
