@@ -94,6 +94,15 @@ class ServerProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        # API worker processes die with it (PDEATHSIG); don't let a restart talk to them.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=0.5)
+            except httpx.TransportError:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"something still answers on {self.url} after SIGKILL")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -1,10 +1,18 @@
-"""The composition root: builds the center (store, engines, inventory, controller)."""
+"""The composition root: builds the center (store, engines, inventory, controller).
+
+A server runs in one of three roles: ``all`` (API and controller in one process, the
+default), ``controller`` (the supervisor of API worker processes: migrations, inventory, the
+controller loop) or ``api`` (a worker process: serves requests, wakes the controller).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from aidc.controller import Controller
+from aidc.controller.wakeup import WakeupListener, WakeupSender, socket_address
 from aidc.core.resources import Node, Pool
 from aidc.engines.base import Engine
 from aidc.engines.local import LocalEngine
@@ -16,14 +24,27 @@ from aidc.settings import Settings
 from aidc.store import migrate
 from aidc.store.db import Database
 
+# Events after which the controller has work to do.
+WAKE_TOPICS = ("job.submitted", "job.cancel_requested")
+
+
+class Role(StrEnum):
+    ALL = "all"
+    CONTROLLER = "controller"
+    API = "api"
+
 
 @dataclass
 class Running:
     center: Center
-    controller: Controller
+    controller: Controller | None
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
+        for close in reversed(self.closers):
+            close()
         for engine in self.center.engines.values():
             engine.close()
         self.center.db.dispose()
@@ -48,15 +69,24 @@ def build_engines(settings: Settings, pools: list[Pool], nodes: list[Node]) -> d
     return engines
 
 
-def start(settings: Settings) -> Running:
+def start(settings: Settings, role: Role = Role.ALL) -> Running:
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url())
-    migrate.upgrade(db.engine)
     pools, nodes = inventory(settings)
     center = Center(
         db=db, engines=build_engines(settings, pools, nodes), cancel_grace_s=settings.cancel_grace_s
     )
+    address = socket_address(settings.home)
+    if role is Role.API:
+        sender = WakeupSender(address)
+        for topic in WAKE_TOPICS:
+            center.bus.subscribe(topic, sender)
+        return Running(center, None, [sender.close])
+    migrate.upgrade(db.engine)
     sync_inventory(center, pools, nodes)
     controller = Controller(center, tick_s=settings.tick_s)
+    for topic in WAKE_TOPICS:
+        center.bus.subscribe(topic, lambda _t, _p: controller.wake())
+    listener = WakeupListener(address, controller.wake)
     controller.start()
-    return Running(center, controller)
+    return Running(center, controller, [listener.close])

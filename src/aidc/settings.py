@@ -27,7 +27,13 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         le=256,
-        description="API worker threads; default 1 on SQLite (one writer anyway), 8 otherwise.",
+        description="Threads per API worker; default 1 on SQLite (one writer anyway), else 2.",
+    )
+    workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="API worker processes; 1 runs API and controller in one process.",
     )
     demo: bool = False
     log_level: str = "info"
@@ -35,7 +41,15 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'aidc.db'}"
 
+    def as_environment(self) -> dict[str, str]:
+        """These settings as ``AIDC_*`` variables, for worker processes to read back."""
+        return {
+            f"AIDC_{name.upper()}": str(value)
+            for name, value in self.model_dump().items()
+            if value is not None
+        }
+
     def worker_threads(self) -> int:
-        # Measured (docs/benchmarks.md): on SQLite one thread submits faster than four,
-        # since writes queue on one lock and threads only add GIL hand-offs.
-        return self.api_threads or (1 if self.db_url().startswith("sqlite") else 8)
+        # Measured (docs/benchmarks.md): more threads per process only added GIL hand-offs;
+        # concurrency comes from worker processes instead.
+        return self.api_threads or (1 if self.db_url().startswith("sqlite") else 2)

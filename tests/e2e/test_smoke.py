@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+
+import pytest
 
 from tests.server_process import ServerProcess
 
 
-def test_job_runs_and_its_output_reaches_aidc_logs(server: ServerProcess) -> None:
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_job_runs_with_any_number_of_api_workers(
+    start_server: Callable[..., ServerProcess], workers: str
+) -> None:
+    server = start_server(extra_args=("--workers", workers))
     r = server.cli(
         "submit",
         "-p",
@@ -27,6 +34,8 @@ def test_job_runs_and_its_output_reaches_aidc_logs(server: ServerProcess) -> Non
         "RUNNING",
         "SUCCEEDED",
     ]
-    logs = server.cli("logs", job_id)
-    assert logs.stdout == "hello from aidc\n"
+    assert server.cli("logs", job_id).stdout == "hello from aidc\n"
     assert (server.home / "jobs" / job_id / "work" / "result.txt").read_text() == "data\n"
+    # Every worker answers for the same center.
+    ids = {json.loads(server.cli("jobs", "--json").stdout)[0]["id"] for _ in range(6)}
+    assert ids == {job_id}

@@ -1,8 +1,16 @@
-"""The FastAPI application; the server's lifespan starts and stops the center."""
+"""The FastAPI application.
+
+``create_app(settings, running)`` serves a center the caller started (one process, API and
+controller); ``worker_app()`` is the factory API worker processes use, each building its own
+API-role center from the ``AIDC_*`` environment its supervisor set.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import contextlib
+import ctypes
+import signal
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -13,25 +21,26 @@ from aidc.api import errors
 from aidc.api.routes import center, jobs
 from aidc.settings import Settings
 
+PR_SET_PDEATHSIG = 1
 
-def create_app(
-    settings: Settings, on_ready: Callable[[bootstrap.Running], None] | None = None
-) -> FastAPI:
-    """The app; its lifespan builds the center from ``settings`` and calls ``on_ready``."""
+
+def create_app(settings: Settings, running: bootstrap.Running | None = None) -> FastAPI:
+    """The app; without ``running`` its lifespan starts (and stops) an API-role center."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Few worker threads: the work is GIL- and database-bound, and 40 threads (anyio's
         # default) spent more time handing the GIL and the SQLite write lock around.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads()
-        running = bootstrap.start(settings)
-        app.state.center = running.center
-        if on_ready is not None:
-            on_ready(running)
+        own = running is None
+        current = bootstrap.start(settings, bootstrap.Role.API) if own else running
+        assert current is not None
+        app.state.center = current.center
         try:
             yield
         finally:
-            running.close()
+            if own:
+                current.close()
 
     app = FastAPI(
         title="aidc",
@@ -43,3 +52,13 @@ def create_app(
     app.include_router(center.router)
     app.include_router(jobs.router)
     return app
+
+
+def worker_app() -> FastAPI:
+    """Factory for uvicorn's worker processes (``aidc server --workers N``)."""
+    # A worker must not outlive its supervisor (say, after a SIGKILL): it would keep the
+    # port and serve a center whose controller is gone. SIGKILL, not SIGTERM: a graceful
+    # shutdown would hold the port while a restarted server tries to bind it.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    return create_app(Settings())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import socket
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +31,12 @@ def server(
     cancel_grace: Annotated[
         float | None, typer.Option(help="Seconds from SIGTERM to SIGKILL.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="API worker processes (default 2); 1 runs API and controller in one process."
+        ),
+    ] = None,
     demo: Annotated[
         bool, typer.Option(help="Create demo organisations, users and tokens.")
     ] = False,
@@ -40,6 +49,7 @@ def server(
         "virtual_accelerators": virtual_accelerators,
         "inventory": inventory,
         "cancel_grace_s": cancel_grace,
+        "workers": workers,
     }
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -66,35 +76,69 @@ def server(
 
     import uvicorn
 
+    from aidc import bootstrap
     from aidc.api.app import create_app
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     url = f"http://{settings.host}:{settings.port}"
-
-    def on_ready(running: object) -> None:
-        from aidc.bootstrap import Running
-        from aidc.services import demo as demo_service
-
-        assert isinstance(running, Running)
+    _wait_for_port(settings.host, settings.port)
+    role = bootstrap.Role.ALL if settings.workers == 1 else bootstrap.Role.CONTROLLER
+    running = bootstrap.start(settings, role)
+    try:
         if settings.demo:
-            users = demo_service.seed(running.center)
-            path = settings.home / "demo-tokens.json"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump({"url": url, "users": [u.__dict__ for u in users]}, f, indent=1)
-            first = next(u for u in users if u.project)
-            out.print(f"\n[bold]aidc demo center[/] at {url}  (API docs: {url}/docs)")
-            out.print(f"Tokens of all demo users: {path}")
-            out.print(f"Log in as {first.username} ({first.role}, {first.organisation}):")
-            out.print(f"  aidc login --url {url} --token {first.token}")
-            out.print(
-                f"  aidc submit -p {first.project} --gpus 1 -t 10m -- "
-                "sh -c 'echo GPUs: $CUDA_VISIBLE_DEVICES'\n",
-                markup=False,
-            )
-        out.print(f"aidc server ready at {url}")
+            _demo_banner(running, settings, url)
+        out.print(f"aidc server ready at {url} ({settings.workers} API worker process(es))")
+        common: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.port,
+            "log_level": "warning",
+            "access_log": False,
+        }
+        if settings.workers == 1:
+            uvicorn.run(create_app(settings, running), **common)
+        else:
+            # Workers are separate processes that read their settings from the environment.
+            os.environ.update(settings.as_environment())
+            uvicorn.run("aidc.api.app:worker_app", factory=True, workers=settings.workers, **common)
+    finally:
+        running.close()
 
-    app = create_app(settings, on_ready=on_ready)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+def _wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:
+    """Wait for the port to be free: right after a crash, the old processes may still hold
+    it for a moment. Fails with a clear message if something else keeps it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+                return
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                    fail(f"--port: cannot listen on {host}:{port}: {e.strerror}", code=1)
+        time.sleep(0.1)
+
+
+def _demo_banner(running: object, settings: Settings, url: str) -> None:
+    from aidc.bootstrap import Running
+    from aidc.services import demo as demo_service
+
+    assert isinstance(running, Running)
+    users = demo_service.seed(running.center)
+    path = settings.home / "demo-tokens.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"url": url, "users": [u.__dict__ for u in users]}, f, indent=1)
+    first = next(u for u in users if u.project)
+    out.print(f"\n[bold]aidc demo center[/] at {url}  (API docs: {url}/docs)")
+    out.print(f"Tokens of all demo users: {path}")
+    out.print(f"Log in as {first.username} ({first.role}, {first.organisation}):")
+    out.print(f"  aidc login --url {url} --token {first.token}")
+    out.print(
+        f"  aidc submit -p {first.project} --gpus 1 -t 10m -- "
+        "sh -c 'echo GPUs: $CUDA_VISIBLE_DEVICES'\n",
+        markup=False,
+    )

@@ -2,9 +2,10 @@
 
 Each pass: (1) poll the engines for jobs that run, record how finished ones ended, and pass on
 cancel requests; (2) snapshot the queue and nodes, ask the scheduler for decisions, and launch
-them. A pass runs every ``tick_s`` and at once when something happens (a submission, a
-cancel, a process exit). On start it first re-reads engine state (``recover``): a job that
-still runs is re-adopted, one that cannot be found is LOST, and nothing is started twice.
+them. A pass runs every ``tick_s`` and at once when woken (``wake``: a submission or cancel,
+wired up by bootstrap, or a process exit reported by an engine). On start it first re-reads
+engine state (``recover``): a job that still runs is re-adopted, one that cannot be found is
+LOST, and nothing is started twice.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ class Controller:
         self._cancel_sent: set[str] = set()
         for engine in center.engines.values():
             engine.set_listener(self.wake)
-        for topic in ("job.submitted", "job.cancel_requested"):
-            center.bus.subscribe(topic, lambda _t, _p: self.wake())
 
     def wake(self) -> None:
         self._wake.set()

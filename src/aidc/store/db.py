@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 READ_ONLY = "aidc_read_only"
@@ -24,7 +26,7 @@ def make_engine(url: str) -> Engine:
         return engine
     # As many connections as the API's worker threads (40) plus the controller, so that
     # none is opened and closed per request under load.
-    return create_engine(url, pool_size=24, max_overflow=24, pool_pre_ping=True)
+    return create_engine(url, pool_size=24, max_overflow=24)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -51,18 +53,43 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+class _WriteLock:
+    """Exclusive across the threads of this process and across processes (flock)."""
+
+    def __init__(self, path: str) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class Database:
     """One engine and its session factory; ``transaction()`` is the unit of work."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        # SQLite has one writer at a time, and a thread that finds the lock taken sleeps in
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
         # SQLite's busy handler (up to 100 ms a try): under load that made seconds-long tails.
-        # Queueing this process's writers on a mutex instead hands the lock over at once.
-        self._write_lock: AbstractContextManager[object] = (
-            threading.Lock() if url.startswith("sqlite") else nullcontext()
-        )
+        # Queueing writers on a mutex (threads) and a flock (processes) hands it over at once.
+        self._write_lock: AbstractContextManager[object] = nullcontext()
+        if url.startswith("sqlite"):
+            database = make_url(url).database
+            if database and database != ":memory:":
+                self._write_lock = _WriteLock(database + ".writelock")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
@@ -82,3 +109,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if isinstance(self._write_lock, _WriteLock):
+            self._write_lock.close()
