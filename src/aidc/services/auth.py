@@ -46,28 +46,37 @@ def authenticate(center: Center, token: str | None) -> Principal:
     if not token:
         raise Unauthenticated("missing bearer token; run `aidc login` or set AIDC_TOKEN")
     now = center.clock()
+    # Plain columns, not ORM entities: this runs on every request.
     with center.db.read() as s:
         row = s.execute(
-            select(ApiToken, User, Organisation)
+            select(
+                ApiToken.revoked_at,
+                ApiToken.expires_at,
+                User.id,
+                User.username,
+                User.role,
+                Organisation.id,
+                Organisation.name,
+            )
             .join(User, User.id == ApiToken.user_id)
             .join(Organisation, Organisation.id == User.org_id)
             .where(ApiToken.token_hash == hash_token(token))
         ).one_or_none()
         if row is None:
             raise Unauthenticated("invalid token; run `aidc login` with a current token")
-        tok, user, org = row
-        if tok.revoked_at is not None:
+        revoked_at, expires_at, user_id, username, role, org_id, org_name = row
+        if revoked_at is not None:
             raise Unauthenticated("this token was revoked; create a new one")
-        if tok.expires_at is not None and tok.expires_at <= now:
+        if expires_at is not None and expires_at <= now:
             raise Unauthenticated("this token has expired; create a new one")
         projects = s.scalars(
-            select(ProjectMember.project_id).where(ProjectMember.user_id == user.id)
+            select(ProjectMember.project_id).where(ProjectMember.user_id == user_id)
         ).all()
         return Principal(
-            user_id=user.id,
-            username=user.username,
-            org_id=org.id,
-            org_name=org.name,
-            role=Role(user.role),
+            user_id=user_id,
+            username=username,
+            org_id=org_id,
+            org_name=org_name,
+            role=Role(role),
             project_ids=frozenset(projects),
         )

@@ -32,8 +32,8 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
     request = spec.request()
     # Checks read without the write lock; the write itself is two inserts.
     with center.db.read() as s:
-        project = s.scalars(select(Project).where(Project.name == spec.project)).one_or_none()
-        if project is None or not can_submit(p, project.id):
+        project_id = s.scalar(select(Project.id).where(Project.name == spec.project))
+        if project_id is None or not can_submit(p, project_id):
             mine = _project_names(s, p)
             raise Invalid(
                 f"no project {spec.project!r} that you can submit to; yours: "
@@ -44,7 +44,6 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
         if infeasible is not None:
             field, message = infeasible
             raise Invalid(f"{field}: {message}", field=field)
-        project_id, project_name = project.id, project.name
     with center.db.transaction() as s:
         row = job_store.add_job(
             s,
@@ -56,7 +55,7 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
             at=now,
             actor=p.username,
         )
-        view = _views(s, [row], {project_id: project_name}, {p.user_id: p.username})[0]
+        view = _views(s, [row], {project_id: spec.project}, {p.user_id: p.username})[0]
     center.bus.publish("job.submitted", {"job_id": view.id})
     return view
 

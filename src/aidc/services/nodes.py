@@ -43,19 +43,23 @@ def sync_inventory(center: Center, pools: list[Pool], nodes: list[Node]) -> None
 
 
 def inventory_nodes(s: Session) -> tuple[Node, ...]:
+    # Plain columns, not ORM entities: every submission and controller pass reads these.
+    rows = s.execute(
+        select(
+            NodeRow.name,
+            NodeRow.pool,
+            NodeRow.cpus,
+            NodeRow.memory_mib,
+            NodeRow.accelerator_type,
+            NodeRow.devices,
+            NodeRow.labels,
+            NodeRow.state,
+            NodeRow.state_reason,
+        ).order_by(NodeRow.name)
+    )
     return tuple(
-        Node(
-            name=r.name,
-            pool=r.pool,
-            cpus=r.cpus,
-            memory_mib=r.memory_mib,
-            accelerator_type=r.accelerator_type,
-            devices=tuple(r.devices),
-            labels=dict(r.labels),
-            state=NodeState(r.state),
-            state_reason=r.state_reason,
-        )
-        for r in s.scalars(select(NodeRow).order_by(NodeRow.name))
+        Node(name, pool, cpus, memory, acc, tuple(devices), dict(labels), NodeState(state), why)
+        for name, pool, cpus, memory, acc, devices, labels, state, why in rows
     )
 
 

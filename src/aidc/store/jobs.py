@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from aidc.core.job_states import JobState, transition
@@ -132,17 +132,17 @@ def in_states(s: Session, states: Iterable[JobState]) -> Sequence[JobRow]:
     ).all()
 
 
+# Built once: composing the statement cost more than SQLite's index count itself.
+_COUNT_AHEAD = text("SELECT count(*) FROM jobs WHERE state = :state AND seq < :seq")
+
+
 def queue_positions(s: Session, seqs: Iterable[int]) -> dict[int, int]:
     """1-based place in the FIFO queue of each queued job among ``seqs``."""
     wanted = sorted(set(seqs))
     if not wanted:
         return {}
     if len(wanted) == 1:  # one job (submit, get): a count, not the whole queue
-        ahead = s.scalar(
-            select(func.count())
-            .select_from(JobRow)
-            .where(JobRow.state == JobState.QUEUED, JobRow.seq < wanted[0])
-        )
+        ahead = s.scalar(_COUNT_AHEAD, {"state": str(JobState.QUEUED), "seq": wanted[0]})
         return {wanted[0]: int(ahead or 0) + 1}
     queued = s.scalars(
         select(JobRow.seq)
