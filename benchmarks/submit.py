@@ -515,9 +515,14 @@ def database(url: str | None, tmp: Path) -> Iterator[tuple[str, dict[str, Any]]]
 
 
 def leftover_processes(srv: ServerProcess) -> list[str]:
-    """Job processes still alive under the server (the blocker's sleep must not be one)."""
+    """Job processes still alive under the server (the blocker's sleep must not be one).
+    The server's own API worker processes (multiprocessing children) are not job processes."""
     try:
-        kids = psutil.Process(_pid(srv)).children(recursive=True)
+        kids = [
+            k
+            for k in psutil.Process(_pid(srv)).children(recursive=True)
+            if not any("multiprocessing" in part for part in k.cmdline())
+        ]
     except psutil.NoSuchProcess:
         return []
     deadline = time.monotonic() + 5
