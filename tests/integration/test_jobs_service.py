@@ -128,3 +128,25 @@ def test_recover_marks_a_job_lost_that_never_launched(center: Center, t: Tenants
     Controller(center).recover()
     after = jobs.get_job(center, t.bob, job.id)
     assert after.state == "LOST" and "never started" in after.state_reason
+
+
+def test_a_revoked_token_stops_working_within_the_auth_cache_time(
+    center: Center, t: Tenants
+) -> None:
+    from sqlalchemy import update
+
+    from aidc.store.models import ApiToken
+
+    now = time.time()
+    center.clock = lambda: now
+    token = auth.issue_token(center, "bob")
+    assert auth.authenticate(center, token).username == "bob"
+    with center.db.transaction() as s:
+        s.execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == auth.hash_token(token))
+            .values(revoked_at=now)
+        )
+    center.clock = lambda: now + auth.AUTH_CACHE_S + 0.01
+    with pytest.raises(Unauthenticated, match="revoked"):
+        auth.authenticate(center, token)

@@ -13,6 +13,10 @@ from aidc.services.errors import NotFound, Unauthenticated
 from aidc.store.models import ApiToken, Organisation, ProjectMember, User
 
 TOKEN_PREFIX = "aidc_"
+# How long a checked token is trusted without asking the database again. Revoking a token
+# or changing a user's projects takes effect within this time in every API worker.
+AUTH_CACHE_S = 1.0
+AUTH_CACHE_MAX = 10_000
 
 
 def hash_token(token: str) -> str:
@@ -46,7 +50,22 @@ def authenticate(center: Center, token: str | None) -> Principal:
     if not token:
         raise Unauthenticated("missing bearer token; run `aidc login` or set AIDC_TOKEN")
     now = center.clock()
-    # Plain columns, not ORM entities: this runs on every request.
+    digest = hash_token(token)
+    cached = center.auth_cache.get(digest)
+    if cached is not None:
+        principal, expires_at, until = cached
+        if now < until and (expires_at is None or now < expires_at):
+            assert isinstance(principal, Principal)
+            return principal
+    principal, expires_at = _load(center, digest, now)
+    if len(center.auth_cache) >= AUTH_CACHE_MAX:
+        center.auth_cache.clear()
+    center.auth_cache[digest] = (principal, expires_at, now + AUTH_CACHE_S)
+    return principal
+
+
+def _load(center: Center, digest: str, now: float) -> tuple[Principal, float | None]:
+    # Plain columns, not ORM entities: this runs on every request the cache misses.
     with center.db.read() as s:
         row = s.execute(
             select(
@@ -60,7 +79,7 @@ def authenticate(center: Center, token: str | None) -> Principal:
             )
             .join(User, User.id == ApiToken.user_id)
             .join(Organisation, Organisation.id == User.org_id)
-            .where(ApiToken.token_hash == hash_token(token))
+            .where(ApiToken.token_hash == digest)
         ).one_or_none()
         if row is None:
             raise Unauthenticated("invalid token; run `aidc login` with a current token")
@@ -72,7 +91,7 @@ def authenticate(center: Center, token: str | None) -> Principal:
         projects = s.scalars(
             select(ProjectMember.project_id).where(ProjectMember.user_id == user_id)
         ).all()
-        return Principal(
+        principal = Principal(
             user_id=user_id,
             username=username,
             org_id=org_id,
@@ -80,3 +99,4 @@ def authenticate(center: Center, token: str | None) -> Principal:
             role=Role(role),
             project_ids=frozenset(projects),
         )
+        return principal, expires_at
