@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("aidc.store")
 
 READ_ONLY = "aidc_read_only"
 
@@ -42,6 +45,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # No checkpoint inside a request's commit (it copies the WAL into the database while
+        # the writer waits: tens of ms); Database's checkpointer thread does it instead.
+        cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -76,6 +82,34 @@ class _WriteLock:
         os.close(self._fd)
 
 
+class _Checkpointer:
+    """Copies SQLite's WAL back into the database every ``period_s``, off the request path.
+    PASSIVE never waits for readers or writers; a busy round just tries again later."""
+
+    def __init__(self, engine: Engine, period_s: float = 1.0) -> None:
+        self._engine = engine
+        self._period_s = period_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="aidc-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period_s):
+            try:
+                # The driver's own connection: no BEGIN around it (see _on_begin).
+                raw = self._engine.raw_connection()
+                try:
+                    raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+                finally:
+                    raw.close()
+            except Exception:
+                log.exception("WAL checkpoint failed; retrying")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 class Database:
     """One engine and its session factory; ``transaction()`` is the unit of work."""
 
@@ -86,10 +120,12 @@ class Database:
         # SQLite's busy handler (up to 100 ms a try): under load that made seconds-long tails.
         # Queueing writers on a mutex (threads) and a flock (processes) hands it over at once.
         self._write_lock: AbstractContextManager[object] = nullcontext()
+        self._checkpointer: _Checkpointer | None = None
         if url.startswith("sqlite"):
             database = make_url(url).database
             if database and database != ":memory:":
                 self._write_lock = _WriteLock(database + ".writelock")
+                self._checkpointer = _Checkpointer(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
@@ -108,6 +144,8 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
         if isinstance(self._write_lock, _WriteLock):
             self._write_lock.close()
