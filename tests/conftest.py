@@ -76,7 +76,7 @@ def local_node(name: str = "node-1", gpus: int = 4, cpus: int = 8, accel: str = 
 def center(db: Database, tmp_path: Path) -> Iterator[Center]:
     """A center on a fresh database with one local node of 4 virtual a100s and 8 cpus."""
     engine = LocalEngine(tmp_path / "home", [local_node()], grace_s=1.0)
-    c = Center(db=db, engines={"local": engine}, cancel_grace_s=1.0)
+    c = Center(db=db, engines={"local": engine})
     sync_inventory(c, [Pool("local", "local")], engine.inventory())
     yield c
     engine.close()

@@ -73,9 +73,7 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url())
     pools, nodes = inventory(settings)
-    center = Center(
-        db=db, engines=build_engines(settings, pools, nodes), cancel_grace_s=settings.cancel_grace_s
-    )
+    center = Center(db=db, engines=build_engines(settings, pools, nodes))
     address = socket_address(settings.home)
     if role is Role.API:
         sender = WakeupSender(address)

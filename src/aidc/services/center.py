@@ -41,6 +41,5 @@ class Center:
     clock: Clock = time.time
     bus: EventBus = field(default_factory=EventBus)
     engines: dict[str, Engine] = field(default_factory=dict)
-    cancel_grace_s: float = 10.0
     # token hash -> (principal, token expiry, cached until); see services.auth.
     auth_cache: dict[str, tuple[Any, float | None, float]] = field(default_factory=dict)
