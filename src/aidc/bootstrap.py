@@ -71,8 +71,8 @@ def build_engines(settings: Settings, pools: list[Pool], nodes: list[Node]) -> d
 
 def start(settings: Settings, role: Role = Role.ALL) -> Running:
     settings.home.mkdir(parents=True, exist_ok=True)
+    pools, nodes = inventory(settings)  # first: a bad inventory file touches nothing
     db = Database(settings.db_url())
-    pools, nodes = inventory(settings)
     center = Center(db=db, engines=build_engines(settings, pools, nodes))
     address = socket_address(settings.home)
     if role is Role.API:

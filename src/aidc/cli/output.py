@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from aidc.client import ApiError, ConnectionFailed
 
@@ -31,8 +32,13 @@ STATE_STYLE = {
 
 
 def fail(message: str, code: int = USER_ERROR) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}")
+    _say_error(message)
     raise typer.Exit(code)
+
+
+def _say_error(message: str) -> None:
+    # escape: messages quote user input and TOML such as [[pools]], not Rich markup
+    err.print(f"[bold red]error:[/] {escape(message)}")
 
 
 @contextmanager
@@ -41,12 +47,8 @@ def errors() -> Iterator[None]:
     try:
         yield
     except ApiError as e:
-        if e.fields:
-            err.print(f"[bold red]error:[/] {e.message}" if len(e.fields) > 1 else "", end="")
-            for field, message in e.fields:
-                err.print(f"[bold red]error:[/] {field}: {message}")
-        else:
-            err.print(f"[bold red]error:[/] {e.message}")
+        for line in [f"{f}: {m}" for f, m in e.fields] or [e.message]:
+            _say_error(line)
         raise typer.Exit(USER_ERROR if e.is_user_error else 1) from None
     except ConnectionFailed as e:
         fail(str(e), code=1)

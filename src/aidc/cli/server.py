@@ -9,7 +9,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -17,6 +17,9 @@ from pydantic import ValidationError
 from aidc.cli.output import fail, out
 from aidc.core.validation import field_errors
 from aidc.settings import Settings
+
+if TYPE_CHECKING:  # the server's heavy imports wait until `aidc server` runs
+    from aidc.bootstrap import Running
 
 
 def server(
@@ -66,18 +69,12 @@ def server(
             parse_virtual_accelerators(settings.virtual_accelerators)
         except ValueError as e:
             fail(f"--virtual-accelerators: {e}")
-    if settings.inventory is not None:
-        from aidc.inventory.toml_file import InventoryError, load_inventory
-
-        try:
-            load_inventory(settings.inventory)
-        except InventoryError as e:
-            fail(f"--inventory: {e}")
 
     import uvicorn
 
     from aidc import bootstrap
     from aidc.api.app import create_app
+    from aidc.inventory.toml_file import InventoryError
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -85,7 +82,10 @@ def server(
     url = f"http://{settings.host}:{settings.port}"
     _wait_for_port(settings.host, settings.port)
     role = bootstrap.Role.ALL if settings.workers == 1 else bootstrap.Role.CONTROLLER
-    running = bootstrap.start(settings, role)
+    try:
+        running = bootstrap.start(settings, role)
+    except InventoryError as e:
+        fail(f"--inventory: {e}")
     try:
         if settings.demo:
             _demo_banner(running, settings, url)
@@ -122,11 +122,9 @@ def _wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-def _demo_banner(running: object, settings: Settings, url: str) -> None:
-    from aidc.bootstrap import Running
+def _demo_banner(running: Running, settings: Settings, url: str) -> None:
     from aidc.services import demo as demo_service
 
-    assert isinstance(running, Running)
     users = demo_service.seed(running.center)
     path = settings.home / "demo-tokens.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

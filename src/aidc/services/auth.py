@@ -55,7 +55,6 @@ def authenticate(center: Center, token: str | None) -> Principal:
     if cached is not None:
         principal, expires_at, until = cached
         if now < until and (expires_at is None or now < expires_at):
-            assert isinstance(principal, Principal)
             return principal
     principal, expires_at = _load(center, digest, now)
     if len(center.auth_cache) >= AUTH_CACHE_MAX:

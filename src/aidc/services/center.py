@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aidc.core.tenancy import Principal
 from aidc.engines.base import Engine
 from aidc.store.db import Database
 
@@ -42,4 +43,4 @@ class Center:
     bus: EventBus = field(default_factory=EventBus)
     engines: dict[str, Engine] = field(default_factory=dict)
     # token hash -> (principal, token expiry, cached until); see services.auth.
-    auth_cache: dict[str, tuple[Any, float | None, float]] = field(default_factory=dict)
+    auth_cache: dict[str, tuple[Principal, float | None, float]] = field(default_factory=dict)
