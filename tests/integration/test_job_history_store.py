@@ -31,7 +31,8 @@ def test_stored_state_follows_the_machine_and_finished_jobs_never_change(
             project_id=project_id,
             user_id=1,
             spec={},
-            request=Request(nodes=1, cpus=1, memory_mib=1, accelerators=0, accelerator_type=None),
+            request=Request(nodes=1, cpus=1, memory_mib=1, accelerators=0),
+            time_limit_s=60,
             at=0.0,
             actor="t",
         )

@@ -23,6 +23,7 @@ def request(job_id: str, devices: tuple[int, ...] = (), **spec: object) -> Launc
         "p1",
         JobSpec.model_validate(fields),
         Placement("local", (NodePlacement("node-1", 1, 1024, "a100", devices),)),
+        time_limit_s=float(spec.get("time_limit_s", 3600)),  # type: ignore[arg-type]
     )
 
 

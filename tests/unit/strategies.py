@@ -46,7 +46,7 @@ requests = st.builds(
     cpus=st.integers(1, 8),
     memory_mib=st.integers(1, 2048),
     accelerators=st.sampled_from([0, 0, 1, 1, 2, 4]),
-    accelerator_type=st.sampled_from([None, None, "h100", "a100"]),
+    accelerator_types=st.sampled_from([(), (), ("h100",), ("a100",)]),
 )
 
 

@@ -24,7 +24,9 @@ def req(
     cpus: int = 1,
     memory_mib: int = 1024,
 ) -> Request:
-    return Request(nodes, cpus, memory_mib, accelerators, accelerator_type)
+    return Request(
+        nodes, cpus, memory_mib, accelerators, (accelerator_type,) if accelerator_type else ()
+    )
 
 
 def test_feasible_requests() -> None:

@@ -38,21 +38,21 @@ def test_valid_spec_with_defaults_and_text_sizes() -> None:
         cpus=16,
         memory_mib="16G",
         time_limit_s="2h",
-        priority_class="high",
+        priority_class="interactive",
     )
     assert spec.accelerator_type == "h100"
     assert spec.memory_mib == 16 * 1024
     assert spec.time_limit_s == 7200
-    assert spec.priority_class is PriorityClass.HIGH
+    assert spec.priority_class is PriorityClass.INTERACTIVE
     assert spec.request() == Request(
-        nodes=2, cpus=16, memory_mib=16384, accelerators=4, accelerator_type="h100"
+        nodes=2, cpus=16, memory_mib=16384, accelerators=4, accelerator_types=("h100",)
     )
 
 
 def test_defaults_and_script() -> None:
     spec = JobSpec(project="p", script="echo hi\n")
     assert (spec.nodes, spec.cpus, spec.accelerators) == (1, 1, 0)
-    assert spec.time_limit_s == 24 * 3600
+    assert spec.time_limit_s is None  # the class default applies
     assert spec.request().accelerator_type is None
 
 

@@ -85,6 +85,23 @@ def get(name: str) -> AcceleratorType:
         raise KeyError(f"unknown accelerator type {name!r}; known: {', '.join(CATALOG)}") from None
 
 
+def memory_gb(name: str) -> float:
+    """Memory per device of type ``name``; 0 for a type the catalog does not know."""
+    t = CATALOG.get(name)
+    return t.memory_gb if t else 0.0
+
+
+def billing_weight(name: str) -> float:
+    """Billing weight of type ``name``; 1 (an A100) for a type the catalog does not know."""
+    t = CATALOG.get(name)
+    return t.billing_weight if t else 1.0
+
+
+def peak_tflops(name: str) -> float:
+    t = CATALOG.get(name)
+    return t.peak_tflops_bf16 if t else 0.0
+
+
 def type_for_device_name(device_name: str) -> AcceleratorType:
     """Map a name as NVML reports it ("NVIDIA H100 80GB HBM3") to an accelerator type.
 

@@ -27,12 +27,21 @@ MAX_TIME_LIMIT_S = 14 * 24 * 3600
 
 
 class PriorityClass(StrEnum):
-    """Coarse importance of a job; the scheduler's ordering weighs it."""
+    """How a job is treated; the policy says how each class is weighed and preempted.
 
-    HIGH = "high"
-    NORMAL = "normal"
-    LOW = "low"
+    interactive: notebooks and sessions; within nominal quota only, never preempted.
+    normal: batch work; may borrow idle quota of the cohort, and is preempted to give it back.
+    opportunistic: runs on any idle capacity beyond quota; preempted first.
+    """
+
     INTERACTIVE = "interactive"
+    NORMAL = "normal"
+    OPPORTUNISTIC = "opportunistic"
+
+
+class PlacementChoice(StrEnum):
+    PACK = "pack"
+    SPREAD = "spread"
 
 
 class JobSpec(BaseModel):
@@ -55,7 +64,15 @@ class JobSpec(BaseModel):
     env: Annotated[dict[str, str], Field(description="Extra environment variables.")] = {}
     accelerators: Annotated[int, Field(ge=0, le=64, description="Accelerators per node.")] = 0
     accelerator_type: Annotated[
-        str | None, Field(description="Accelerator type (h100, a100, ...); empty means any.")
+        str | list[str] | None,
+        Field(
+            description="Accelerator type (h100), a list of acceptable types (h100,a100), "
+            "or empty for any; the scheduler picks among acceptable types by policy."
+        ),
+    ] = None
+    accelerator_memory_gb: Annotated[
+        float | None,
+        Field(ge=1, le=10_000, description="Only accelerators with at least this much memory."),
     ] = None
     nodes: Annotated[int, Field(ge=1, le=4096, description="Number of nodes.")] = 1
     cpus: Annotated[int, Field(ge=1, le=1024, description="CPU cores per node.")] = 1
@@ -63,10 +80,24 @@ class JobSpec(BaseModel):
         int, Field(ge=1, le=64 * 1024 * 1024, description="Memory per node in MiB (or '16G').")
     ] = 1024
     time_limit_s: Annotated[
-        int,
-        Field(ge=1, le=MAX_TIME_LIMIT_S, description="Wall-clock limit in seconds (or '2h')."),
-    ] = DEFAULT_TIME_LIMIT_S
+        int | None,
+        Field(
+            ge=1,
+            le=MAX_TIME_LIMIT_S,
+            description="Wall-clock limit in seconds (or '2h'); default: the class default.",
+        ),
+    ] = None
     priority_class: PriorityClass = PriorityClass.NORMAL
+    nice: Annotated[
+        int, Field(ge=0, le=10_000, description="Lowers the job's priority by this much.")
+    ] = 0
+    placement: Annotated[
+        PlacementChoice | None,
+        Field(description="pack (default) fills busy nodes first; spread uses empty ones."),
+    ] = None
+    same_rack: Annotated[
+        bool, Field(description="Multi-node jobs: all nodes must share one rack/switch.")
+    ] = False
 
     @field_validator("project")
     @classmethod
@@ -127,13 +158,22 @@ class JobSpec(BaseModel):
 
     @field_validator("accelerator_type")
     @classmethod
-    def _accelerator_type(cls, v: str | None) -> str | None:
-        if v is None or v.lower() in ("", "any"):
+    def _accelerator_type(cls, v: str | list[str] | None) -> str | list[str] | None:
+        names = v.split(",") if isinstance(v, str) else (v or [])
+        wanted: list[str] = []
+        for raw in names:
+            name = raw.strip().lower()
+            if name in ("", "any"):
+                continue
+            if name not in accelerators.CATALOG:
+                raise ValueError(
+                    f"unknown type {name!r}; use one of {', '.join(accelerators.CATALOG)}"
+                )
+            if name not in wanted:
+                wanted.append(name)
+        if not wanted:
             return None
-        v = v.lower()
-        if v not in accelerators.CATALOG:
-            raise ValueError(f"unknown type {v!r}; use one of {', '.join(accelerators.CATALOG)}")
-        return v
+        return wanted[0] if len(wanted) == 1 else wanted
 
     @field_validator("memory_mib", mode="before")
     @classmethod
@@ -149,12 +189,34 @@ class JobSpec(BaseModel):
     def _consistent(self) -> JobSpec:
         if (self.command is None) == (self.script is None):
             raise ValueError("command: give exactly one of command or script")
-        if self.accelerator_type == "cpu" and self.accelerators:
+        if "cpu" in self.accelerator_types and self.accelerators:
             raise ValueError(
                 "accelerator_type: cpu takes no accelerators; ask for cpus instead, "
                 "or name a GPU/NPU type"
             )
+        if self.accelerator_memory_gb is not None and not self.accelerators:
+            raise ValueError(
+                "accelerator_memory_gb: only applies to accelerators; also set accelerators"
+            )
+        if self.accelerator_memory_gb is not None and self.accelerator_types:
+            small = [
+                t
+                for t in self.accelerator_types
+                if accelerators.memory_gb(t) < self.accelerator_memory_gb
+            ]
+            if len(small) == len(self.accelerator_types):
+                raise ValueError(
+                    f"accelerator_memory_gb: none of {', '.join(small)} has "
+                    f"{self.accelerator_memory_gb:g} GB; lower it or name a larger type"
+                )
         return self
+
+    @property
+    def accelerator_types(self) -> tuple[str, ...]:
+        t = self.accelerator_type
+        if t is None:
+            return ()
+        return (t,) if isinstance(t, str) else tuple(t)
 
     def request(self) -> Request:
         return Request(
@@ -162,5 +224,8 @@ class JobSpec(BaseModel):
             cpus=self.cpus,
             memory_mib=self.memory_mib,
             accelerators=self.accelerators,
-            accelerator_type=self.accelerator_type if self.accelerators else None,
+            accelerator_types=self.accelerator_types if self.accelerators else (),
+            min_accelerator_memory_gb=(
+                (self.accelerator_memory_gb or 0.0) if self.accelerators else 0.0
+            ),
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from aidc.core import accelerators
+
 
 class NodeState(StrEnum):
     UP = "up"
@@ -43,14 +45,33 @@ class Node:
 class Request:
     """Per-node resources of one job, times ``nodes``.
 
-    ``accelerator_type`` None with ``accelerators`` > 0 means any accelerator type.
+    ``accelerator_types`` lists the acceptable types (empty: any type); with
+    ``min_accelerator_memory_gb`` only types with at least that much memory per device do.
     """
 
     nodes: int
     cpus: int
     memory_mib: int
     accelerators: int
-    accelerator_type: str | None
+    accelerator_types: tuple[str, ...] = ()
+    min_accelerator_memory_gb: float = 0.0
+
+    @property
+    def accelerator_type(self) -> str | None:
+        """The one type asked for, if exactly one was."""
+        return self.accelerator_types[0] if len(self.accelerator_types) == 1 else None
+
+    def accepts(self, accelerator_type: str) -> bool:
+        """Whether a node with accelerators of ``accelerator_type`` can serve this request."""
+        if not self.accelerators:
+            return True
+        if accelerator_type == "cpu":
+            return False
+        if self.accelerator_types and accelerator_type not in self.accelerator_types:
+            return False
+        if self.min_accelerator_memory_gb:
+            return accelerators.memory_gb(accelerator_type) >= self.min_accelerator_memory_gb
+        return True
 
 
 @dataclass(frozen=True, slots=True)

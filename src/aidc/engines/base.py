@@ -33,6 +33,10 @@ class LaunchRequest:
     project: str
     spec: JobSpec
     placement: Placement
+    # The effective limit (the spec's, or its class default).
+    time_limit_s: float
+    # Run number: 1 for the first launch, more after requeues.
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)

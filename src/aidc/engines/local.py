@@ -79,7 +79,7 @@ class LocalEngine:
             "cwd": cwd,
             "env": self._job_env(job, job_dir, cwd),
             "log": str(log),
-            "time_limit_s": job.spec.time_limit_s,
+            "time_limit_s": job.time_limit_s,
             "grace_s": self.grace_s,
         }
         _write_json(job_dir / "launch.json", launch)
@@ -187,7 +187,7 @@ class LocalEngine:
                 "AIDC_VISIBLE_DEVICES": devices,
                 "AIDC_CPUS": str(held.cpus),
                 "AIDC_MEMORY_MIB": str(held.memory_mib),
-                "AIDC_TIME_LIMIT_S": str(job.spec.time_limit_s),
+                "AIDC_TIME_LIMIT_S": str(int(job.time_limit_s)),
             }
         )
         return env

@@ -12,17 +12,18 @@ def why_infeasible(req: Request, nodes: tuple[Node, ...]) -> tuple[str, str] | N
     """
     if not nodes:
         return ("nodes", "the center has no nodes yet; ask an operator to add some")
-    typed = [
-        n
-        for n in nodes
-        if not req.accelerators
-        or (n.accelerator_type != "cpu" and req.accelerator_type in (None, n.accelerator_type))
-    ]
+    typed = [n for n in nodes if req.accepts(n.accelerator_type)]
     if not typed:
         types = sorted({n.accelerator_type for n in nodes if n.accelerator_type != "cpu"})
+        asked = " or ".join(req.accelerator_types) or "any"
+        if req.min_accelerator_memory_gb:
+            asked += f" ({req.min_accelerator_memory_gb:g} GB or more)"
+        field = "accelerator_type"
+        if req.min_accelerator_memory_gb and not req.accelerator_types:
+            field = "accelerator_memory_gb"
         return (
-            "accelerator_type",
-            f"no node has {req.accelerator_type} accelerators; available types: "
+            field,
+            f"no node has {asked} accelerators; available types: "
             f"{', '.join(types) or 'none (CPU only)'}",
         )
     for field, need, have in (

@@ -18,9 +18,7 @@ class FreeNode:
     def fits(self, req: Request) -> bool:
         if self.node.state is not NodeState.UP:
             return False
-        if req.accelerators and req.accelerator_type not in (None, self.node.accelerator_type):
-            return False
-        if req.accelerators and self.node.accelerator_type == "cpu":
+        if not req.accepts(self.node.accelerator_type):
             return False
         return (
             self.cpus >= req.cpus

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
 from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
-from aidc.scheduler import Decision, PendingJob, Snapshot
+from aidc.scheduler import Decision, Snapshot
 from aidc.services.center import Center
 from aidc.services.nodes import inventory_nodes, placed_jobs, pool_engines
+from aidc.services.policy import current as current_policy
 from aidc.store import jobs as job_store
 from aidc.store.models import JobRow, Project
 
@@ -33,15 +34,16 @@ class ActiveJob:
 
 
 def snapshot(center: Center) -> Snapshot:
+    now = center.clock()
     with center.db.read() as s:
+        _, policy = current_policy(s)
         return Snapshot(
             nodes=inventory_nodes(s),
-            running=placed_jobs(s),
-            queue=tuple(
-                PendingJob(job_id, request, float(seq))
-                for job_id, seq, request in job_store.queued_requests(s)
-            ),
+            running=placed_jobs(s, now),
+            queue=tuple(job_store.queued_jobs(s)),
             pool_engines=pool_engines(s),
+            policy=policy,
+            now=now,
         )
 
 
@@ -73,8 +75,14 @@ def admit(center: Center, d: Decision) -> tuple[str, LaunchRequest] | None:
         )
         project = s.get(Project, row.project_id)
         assert project is not None
+        row.attempt += 1
         return engine, LaunchRequest(
-            d.job_id, project.name, JobSpec.model_validate(row.spec), d.placement
+            d.job_id,
+            project.name,
+            JobSpec.model_validate(row.spec),
+            d.placement,
+            time_limit_s=row.time_limit_s,
+            attempt=row.attempt,
         )
 
 

@@ -18,6 +18,7 @@ from aidc.schemas import EventView, JobView
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
 from aidc.services.nodes import inventory_nodes
+from aidc.services.policy import current as current_policy
 from aidc.store import jobs as job_store
 from aidc.store.models import JobRow, Project, User
 
@@ -40,6 +41,7 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
                 f"{', '.join(mine) or 'none (ask an org admin to add you)'}",
                 field="project",
             )
+        _, policy = current_policy(s)
         infeasible = why_infeasible(request, inventory_nodes(s))
         if infeasible is not None:
             field, message = infeasible
@@ -52,6 +54,8 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
             user_id=p.user_id,
             spec=spec.model_dump(mode="json"),
             request=request,
+            time_limit_s=spec.time_limit_s
+            or policy.of_class(spec.priority_class).default_time_limit_s,
             at=now,
             actor=p.username,
         )

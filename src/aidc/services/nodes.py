@@ -12,8 +12,7 @@ from aidc.scheduler.free import free_capacity
 from aidc.scheduler.snapshot import RunningJob
 from aidc.schemas import NodeView
 from aidc.services.center import Center
-from aidc.store import jobs as job_store
-from aidc.store.models import NodeRow, PoolRow
+from aidc.store.models import JobRow, NodeRow, PoolRow, Project
 
 
 def sync_inventory(center: Center, pools: list[Pool], nodes: list[Node]) -> None:
@@ -67,13 +66,36 @@ def pool_engines(s: Session) -> dict[str, str]:
     return {p.name: p.engine for p in s.scalars(select(PoolRow))}
 
 
-def placed_jobs(s: Session) -> tuple[RunningJob, ...]:
+def placed_jobs(s: Session, now: float = 0.0) -> tuple[RunningJob, ...]:
     """Jobs that hold resources now, with where they hold them."""
-    states = [st for st in JobState if st.holds_resources]
+    states = [str(st) for st in JobState if st.holds_resources]
+    rows = s.execute(
+        select(
+            JobRow.id,
+            JobRow.placement,
+            Project.name,
+            JobRow.priority_class,
+            JobRow.started_at,
+            JobRow.time_limit_s,
+            JobRow.preempt_requested_at,
+            JobRow.cancel_requested_at,
+        )
+        .join(Project, Project.id == JobRow.project_id)
+        .where(JobRow.state.in_(states))
+        .order_by(JobRow.seq)
+    ).all()
     return tuple(
-        RunningJob(r.id, Placement.from_dict(r.placement))
-        for r in job_store.in_states(s, states)
-        if r.placement is not None
+        RunningJob(
+            job_id=r[0],
+            placement=Placement.from_dict(r[1]),
+            project=r[2],
+            priority_class=r[3],
+            started_at=r[4] if r[4] is not None else now,
+            time_limit_s=r[5],
+            stopping=r[6] is not None or r[7] is not None,
+        )
+        for r in rows
+        if r[1] is not None
     )
 
 

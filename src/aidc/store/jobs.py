@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from aidc.core.job_states import JobState, transition
 from aidc.core.resources import Request
-from aidc.store.models import JobEvent, JobRow
+from aidc.scheduler.snapshot import PendingJob
+from aidc.store.models import JobEvent, JobRow, Project
 
 
 def add_job(
@@ -21,6 +22,7 @@ def add_job(
     user_id: int,
     spec: dict[str, Any],
     request: Request,
+    time_limit_s: float,
     at: float,
     actor: str,
 ) -> JobRow:
@@ -34,7 +36,13 @@ def add_job(
         cpus=request.cpus,
         memory_mib=request.memory_mib,
         accelerators=request.accelerators,
-        accelerator_type=request.accelerator_type,
+        accelerator_type=",".join(request.accelerator_types) or None,
+        accelerator_memory_gb=request.min_accelerator_memory_gb,
+        priority_class=spec.get("priority_class", "normal"),
+        nice=spec.get("nice", 0),
+        time_limit_s=time_limit_s,
+        spread=None if spec.get("placement") is None else spec["placement"] == "spread",
+        same_rack=bool(spec.get("same_rack", False)),
         state=JobState.QUEUED,
         state_reason="waiting for resources",
         submitted_at=at,
@@ -108,8 +116,8 @@ def events(s: Session, row: JobRow) -> Sequence[JobEvent]:
     ).all()
 
 
-def queued_requests(s: Session) -> list[tuple[str, int, Request]]:
-    """(id, seq, request) of every queued job in queue order, read as plain columns."""
+def queued_jobs(s: Session) -> list[PendingJob]:
+    """Every queued job in submission order, read as plain columns (no JSON parsing)."""
     rows = s.execute(
         select(
             JobRow.id,
@@ -119,11 +127,34 @@ def queued_requests(s: Session) -> list[tuple[str, int, Request]]:
             JobRow.memory_mib,
             JobRow.accelerators,
             JobRow.accelerator_type,
+            JobRow.accelerator_memory_gb,
+            JobRow.submitted_at,
+            Project.name,
+            JobRow.priority_class,
+            JobRow.nice,
+            JobRow.time_limit_s,
+            JobRow.spread,
+            JobRow.same_rack,
         )
+        .join(Project, Project.id == JobRow.project_id)
         .where(JobRow.state == JobState.QUEUED)
         .order_by(JobRow.seq)
     ).all()
-    return [(r[0], r[1], Request(r[2], r[3], r[4], r[5], r[6])) for r in rows]
+    return [
+        PendingJob(
+            job_id=r[0],
+            request=Request(r[2], r[3], r[4], r[5], tuple(r[6].split(",")) if r[6] else (), r[7]),
+            submitted_at=r[8],
+            project=r[9],
+            seq=r[1],
+            priority_class=r[10],
+            nice=r[11],
+            time_limit_s=r[12],
+            spread=r[13],
+            same_rack=r[14],
+        )
+        for r in rows
+    ]
 
 
 def in_states(s: Session, states: Iterable[JobState]) -> Sequence[JobRow]:

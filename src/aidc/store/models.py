@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -18,6 +28,59 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[float] = mapped_column(Float)
+    # The organisation's own cohort in the quota tree (its projects share and lend in it).
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), nullable=True)
+
+
+class Cohort(Base):
+    """A node of the quota tree: an organisation's cohort or a program grouping cohorts."""
+
+    __tablename__ = "cohorts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # organisation | program
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Quota(Base):
+    """Nominal, borrowing and lending limit of one resource for a project or a cohort."""
+
+    __tablename__ = "quotas"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_kind: Mapped[str] = mapped_column(String(16))  # project | cohort
+    owner_id: Mapped[int] = mapped_column(Integer)
+    resource: Mapped[str] = mapped_column(String(32))
+    nominal: Mapped[float] = mapped_column(Float)
+    borrowing_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lending_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("owner_kind", "owner_id", "resource"),)
+
+
+class ProjectUsage(Base):
+    """Decayed, billing-weighted accelerator-seconds of a project's finished runs, as of
+    ``as_of``; fair share adds what runs now when it reads this."""
+
+    __tablename__ = "project_usage"
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    decayed: Mapped[float] = mapped_column(Float)
+    as_of: Mapped[float] = mapped_column(Float)
+    # Undecayed totals, for people: accelerator-seconds and what preemption threw away.
+    accelerator_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    lost_accelerator_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    preemptions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PolicyRow(Base):
+    """A scheduling policy version (TOML). The newest row is the one in effect."""
+
+    __tablename__ = "policies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))
 
 
 class User(Base):
@@ -35,6 +98,8 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[float] = mapped_column(Float)
+    # Fair-share weight (the allocation's shares).
+    shares: Mapped[float] = mapped_column(Float, default=1.0)
 
 
 class ProjectMember(Base):
@@ -91,7 +156,15 @@ class JobRow(Base):
     cpus: Mapped[int] = mapped_column(Integer)
     memory_mib: Mapped[int] = mapped_column(Integer)
     accelerators: Mapped[int] = mapped_column(Integer)
-    accelerator_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Acceptable types, comma-separated (None: any).
+    accelerator_type: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    accelerator_memory_gb: Mapped[float] = mapped_column(Float, default=0.0)
+    priority_class: Mapped[str] = mapped_column(String(16), default="normal")
+    nice: Mapped[int] = mapped_column(Integer, default=0)
+    # The effective limit: the spec's, or the class default when the job was submitted.
+    time_limit_s: Mapped[float] = mapped_column(Float)
+    spread: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    same_rack: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(16))
     state_reason: Mapped[str] = mapped_column(Text, default="")
     submitted_at: Mapped[float] = mapped_column(Float)
@@ -102,6 +175,14 @@ class JobRow(Base):
     engine: Mapped[str | None] = mapped_column(String(32), nullable=True)
     handle: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     cancel_requested_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Set when the scheduler asked the engine to stop the job to make room for another.
+    preempt_requested_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Whether the current run uses quota beyond the project's nominal (reclaimable).
+    borrowing: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Runs so far (1 after the first launch); each run after a requeue gets its own folder.
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    preemptions: Mapped[int] = mapped_column(Integer, default=0)
+    lost_accelerator_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
     __table_args__ = (
         Index("ix_jobs_state_seq", "state", "seq"),
@@ -121,3 +202,17 @@ class JobEvent(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class JobWait(Base):
+    """The scheduler's latest word on a waiting job: why, where in line, and when it may start."""
+
+    __tablename__ = "job_waits"
+    job_seq: Mapped[int] = mapped_column(ForeignKey("jobs.seq"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)
+    project_position: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[float] = mapped_column(Float)
+    estimated_start: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
