@@ -123,7 +123,7 @@ def test_recover_marks_a_job_lost_that_never_launched(center: Center, t: Tenants
     from aidc.services import execution
 
     job = jobs.submit(center, t.bob, spec())
-    (decision,) = plan(execution.snapshot(center))
+    (decision,) = plan(execution.snapshot(center)).admit
     assert execution.admit(center, decision) is not None  # STARTING, then "the server died"
     Controller(center).recover()
     after = jobs.get_job(center, t.bob, job.id)

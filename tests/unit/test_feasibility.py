@@ -123,7 +123,7 @@ def test_feasible_iff_an_empty_cluster_admits_it(cluster: tuple[Node, ...], r: R
     up = tuple(replace(n, state=NodeState.UP) for n in cluster)
     empty = Snapshot(up, (), (PendingJob("j", r, 0.0),), {})
     verdict = why_infeasible(r, cluster)
-    assert (verdict is None) == bool(plan(empty)), verdict
+    assert (verdict is None) == bool(plan(empty).admit), verdict
     if verdict is not None:
         field, msg = verdict
         assert field in {"nodes", "accelerator_type", "accelerators", "cpus", "memory_mib"}

@@ -15,7 +15,7 @@ import threading
 
 from aidc.core.job_states import JobState
 from aidc.engines.base import EngineStatus, LaunchError, Outcome
-from aidc.scheduler import plan
+from aidc.scheduler import Explanation, Snapshot, plan
 from aidc.services import execution
 from aidc.services.center import Center
 
@@ -31,6 +31,9 @@ class Controller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._cancel_sent: set[str] = set()
+        self._waits: dict[str, Explanation] = {}
+        self._waits_written_at = 0.0
+        self.waits_interval_s = 1.0
         for engine in center.engines.values():
             engine.set_listener(self.wake)
 
@@ -105,6 +108,33 @@ class Controller:
         self._reconcile_running()
         self._schedule()
 
+    def _record_waits(self, snap: Snapshot, waits: list[Explanation]) -> None:
+        """Store what changed in the scheduler's explanations since the last pass.
+
+        Positions shift whenever a job ahead leaves; writing every shift of a long queue on
+        every pass would cost more than the pass, so unchanged rows are skipped and a
+        full rewrite of shifted rows happens at most every ``waits_interval_s``.
+        """
+        seqs = {j.job_id: j.seq for j in snap.queue}
+        now = self.center.clock()
+        fresh = {w.job_id: w for w in waits}
+        changed = []
+        due = now - self._waits_written_at >= self.waits_interval_s
+        for w in waits:
+            old = self._waits.get(w.job_id)
+            if old == w:
+                continue
+            if old is None or old.reason != w.reason or old.message != w.message or due:
+                changed.append(w)
+        if changed:
+            execution.record_waits(self.center, changed, seqs)
+            if due:
+                self._waits_written_at = now
+        for w in changed:
+            self._waits[w.job_id] = w
+        for j in [j for j in self._waits if j not in fresh]:
+            del self._waits[j]
+
     def _reconcile_running(self) -> None:
         for job in execution.active_jobs(self.center):
             if job.state is not JobState.RUNNING or job.handle is None:
@@ -121,8 +151,11 @@ class Controller:
     def _schedule(self) -> None:
         snap = execution.snapshot(self.center)
         if not snap.queue:
+            self._record_waits(snap, [])
             return
-        for decision in plan(snap):
+        result = plan(snap)
+        self._record_waits(snap, list(result.waiting))
+        for decision in result.admit:
             admitted = execution.admit(self.center, decision)
             if admitted is None:
                 continue

@@ -1,6 +1,39 @@
-"""Scheduling policy: a pure decision over a snapshot. No I/O, no wall clock."""
+"""Scheduling policy: a pure decision over a snapshot. No I/O, no wall clock.
 
-from aidc.scheduler.fifo import plan
-from aidc.scheduler.snapshot import Decision, PendingJob, RunningJob, Snapshot
+``plan(snapshot) -> Plan`` is the whole interface; the controller and the simulator call the
+same function. One concern per module: ``ordering`` (multifactor priority, fair share),
+``quota`` (nominal, borrowing and lending limits in a cohort tree), ``placement`` (packing,
+gangs, racks), ``preemption``, ``backfill`` and ``explain``; ``plan`` ties them together.
+"""
 
-__all__ = ["Decision", "PendingJob", "RunningJob", "Snapshot", "plan"]
+from aidc.scheduler.plan import plan
+from aidc.scheduler.snapshot import (
+    Decision,
+    Explanation,
+    PendingJob,
+    Plan,
+    Preemption,
+    QuotaLimit,
+    QuotaNode,
+    Quotas,
+    Reason,
+    Reservation,
+    RunningJob,
+    Snapshot,
+)
+
+__all__ = [
+    "Decision",
+    "Explanation",
+    "PendingJob",
+    "Plan",
+    "Preemption",
+    "QuotaLimit",
+    "QuotaNode",
+    "Quotas",
+    "Reason",
+    "Reservation",
+    "RunningJob",
+    "Snapshot",
+    "plan",
+]

@@ -34,14 +34,16 @@ def why_infeasible(req: Request, nodes: tuple[Node, ...]) -> tuple[str, str] | N
         most = max(have)
         if need > most:
             return (field, f"asks for {need} per node but the largest suitable node has {most}")
-    per_pool: dict[str, int] = {}
+    # A gang runs on one pool and, with accelerators, one accelerator type.
+    per_pool: dict[tuple[str, str], int] = {}
     for n in typed:
         if (
             n.accelerator_count >= req.accelerators
             and n.cpus >= req.cpus
             and n.memory_mib >= req.memory_mib
         ):
-            per_pool[n.pool] = per_pool.get(n.pool, 0) + 1
+            key = (n.pool, n.accelerator_type if req.accelerators else "")
+            per_pool[key] = per_pool.get(key, 0) + 1
     if not per_pool:
         if req.accelerators:
             return (
@@ -57,6 +59,7 @@ def why_infeasible(req: Request, nodes: tuple[Node, ...]) -> tuple[str, str] | N
     if req.nodes > most_nodes:
         return (
             "nodes",
-            f"asks for {req.nodes} nodes but at most {most_nodes} suitable nodes share a pool",
+            f"asks for {req.nodes} nodes but at most {most_nodes} suitable nodes share a pool"
+            + (" and accelerator type" if req.accelerators else ""),
         )
     return None

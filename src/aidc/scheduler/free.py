@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aidc.core.resources import Node, NodePlacement, NodeState, Request
+from aidc.core.resources import Node, NodePlacement, NodeState, Placement, Request
 from aidc.scheduler.snapshot import RunningJob
 
 
@@ -39,6 +39,21 @@ class FreeNode:
             devices=devices,
         )
 
+    def hold(self, held: NodePlacement) -> None:
+        """Account for what a placed job holds here."""
+        self.cpus -= held.cpus
+        self.memory_mib -= held.memory_mib
+        if held.devices:
+            gone = set(held.devices)
+            self.devices = [d for d in self.devices if d not in gone]
+
+    def release(self, held: NodePlacement) -> None:
+        """Give back what a job held here (it ended, or a what-if removes it)."""
+        self.cpus += held.cpus
+        self.memory_mib += held.memory_mib
+        if held.devices:
+            self.devices = sorted(set(self.devices) | set(held.devices))
+
 
 def free_capacity(nodes: tuple[Node, ...], running: tuple[RunningJob, ...]) -> dict[str, FreeNode]:
     """Each node's capacity minus what placed jobs hold on it."""
@@ -46,9 +61,10 @@ def free_capacity(nodes: tuple[Node, ...], running: tuple[RunningJob, ...]) -> d
     for job in running:
         for held in job.placement.nodes:
             f = free.get(held.node)
-            if f is None:
-                continue  # a node removed from the inventory while a job still ran there
-            f.cpus -= held.cpus
-            f.memory_mib -= held.memory_mib
-            f.devices = [d for d in f.devices if d not in held.devices]
+            if f is not None:  # None: a node removed from the inventory while a job still ran
+                f.hold(held)
     return free
+
+
+def placement_nodes(p: Placement) -> tuple[str, ...]:
+    return tuple(n.node for n in p.nodes)

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
 from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
-from aidc.scheduler import Decision, Snapshot
+from aidc.scheduler import Decision, Explanation, Snapshot
 from aidc.services.center import Center
 from aidc.services.nodes import inventory_nodes, placed_jobs, pool_engines
 from aidc.services.policy import current as current_policy
 from aidc.store import jobs as job_store
-from aidc.store.models import JobRow, Project
+from aidc.store.models import JobRow, JobWait, Project
 
 CONTROLLER = "controller"
 
@@ -65,6 +66,8 @@ def admit(center: Center, d: Decision) -> tuple[str, LaunchRequest] | None:
         )
         row.placement = d.placement.to_dict()
         row.engine = engine
+        row.borrowing = d.borrowing
+        s.execute(delete(JobWait).where(JobWait.job_seq == row.seq))
         job_store.apply_transition(
             s,
             row,
@@ -116,6 +119,30 @@ def record_status(center: Center, job_id: str, status: EngineStatus) -> bool:
         )
     center.bus.publish("job.finished", {"job_id": job_id, "state": str(target)})
     return True
+
+
+def record_waits(center: Center, waits: list[Explanation], seqs: dict[str, int]) -> None:
+    """Store the scheduler's explanations (``seqs``: job id -> seq)."""
+    now = center.clock()
+    with center.db.transaction() as s:
+        if waits:
+            s.execute(delete(JobWait).where(JobWait.job_seq.in_([seqs[w.job_id] for w in waits])))
+            s.execute(
+                insert(JobWait),
+                [
+                    {
+                        "job_seq": seqs[w.job_id],
+                        "reason": str(w.reason),
+                        "message": w.message,
+                        "position": w.position,
+                        "project_position": w.project_position,
+                        "priority": w.priority,
+                        "estimated_start": w.estimated_start,
+                        "updated_at": now,
+                    }
+                    for w in waits
+                ],
+            )
 
 
 def note(center: Center, job_id: str, reason: str) -> None:

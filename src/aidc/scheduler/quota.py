@@ -1,0 +1,325 @@
+"""Quota: nominal, borrowing and lending limits in a cohort tree (Kueue's model).
+
+Every project is a leaf under a cohort (its organisation), cohorts nest (programs), and an
+implicit root holds the capacity no one has nominal quota for. For one resource:
+
+- ``Lendable(X)``: what X's subtree offers its parent: min(lending limit, N(X) + sum of the
+  children's lendable) (for a project, min(lending limit, nominal)).
+- ``Reserved(X)``: the part of X's own pool kept for X's subtree: N(X) + sum of children's
+  lendable - Lendable(X).
+- ``D(X)``: what X's subtree draws from its parent's pool: for a project max(0, U - Reserved),
+  for a cohort max(0, sum of children's D - Reserved).
+- Admission requires the root's children to draw no more than the root's pool, and every
+  node on the way up to use no more than its subtree quota plus its borrowing limit.
+
+So a project always gets its nominal quota (others' borrowing of it is reclaimable), may
+borrow idle quota of its cohort and the cohorts above it, and never takes what a lending
+limit keeps back. Charges are recomputed along the project's path after every admission in a
+pass, so simultaneous admissions can never over-borrow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aidc.core.resources import Node, NodeState, Placement, Request
+from aidc.scheduler.snapshot import CPUS, MEMORY, QuotaLimit, Quotas
+
+ROOT = "c:"
+
+Charges = dict[str, float]
+
+
+def charges_for(req: Request, accelerator_type: str) -> Charges:
+    """What a job of ``req`` on ``accelerator_type`` nodes counts against quota."""
+    out: Charges = {CPUS: req.nodes * req.cpus, MEMORY: req.nodes * req.memory_mib}
+    if req.accelerators:
+        out[accelerator_type] = req.nodes * req.accelerators
+    return out
+
+
+def placement_charges(p: Placement) -> Charges:
+    out: Charges = {}
+    for n in p.nodes:
+        out[CPUS] = out.get(CPUS, 0) + n.cpus
+        out[MEMORY] = out.get(MEMORY, 0) + n.memory_mib
+        if n.devices:
+            out[n.accelerator_type] = out.get(n.accelerator_type, 0) + len(n.devices)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaMiss:
+    """Why a project cannot take ``asked`` of ``resource`` now."""
+
+    project: str
+    resource: str
+    asked: float
+    available: float
+    used: float
+    nominal: float
+    # What bound it: "nominal" (class may not borrow), "borrowing_limit" of a node, "cohort".
+    bound: str
+    where: str
+
+    @property
+    def message(self) -> str:
+        unit = "" if self.resource not in (MEMORY,) else " MiB"
+        head = (
+            f"project {self.project}: {self.resource} quota {_n(self.used)}/"
+            f"{_n(self.nominal)}{unit} used, asks {_n(self.asked)}"
+        )
+        if self.bound == "nominal":
+            return f"{head}; interactive jobs run within nominal quota only"
+        if self.bound == "borrowing_limit":
+            return f"{head}; {self.where} may borrow no more (borrowing limit reached)"
+        lend = max(0.0, self.available - max(0.0, self.nominal - self.used))
+        return f"{head}; cohort {self.where} can lend {_n(lend)}"
+
+
+def _n(x: float) -> str:
+    return f"{x:g}"
+
+
+class QuotaState:
+    """Usage against the cohort tree during one planning pass."""
+
+    def __init__(
+        self, quotas: Quotas, nodes: tuple[Node, ...], usage: Mapping[str, Charges]
+    ) -> None:
+        self.parent: dict[str, str] = {}
+        self.limits: dict[str, Mapping[str, QuotaLimit]] = {}
+        children: dict[str, list[str]] = {ROOT: []}
+        cohort_names = {c.name for c in quotas.cohorts}
+        for c in quotas.cohorts:
+            key = "c:" + c.name
+            parent = "c:" + c.parent if c.parent in cohort_names and c.parent != c.name else ROOT
+            self.parent[key] = parent
+            self.limits[key] = c.limits
+        for p in quotas.projects:
+            key = "p:" + p.name
+            self.parent[key] = "c:" + p.parent if p.parent in cohort_names else ROOT
+            self.limits[key] = p.limits
+        # A cohort chain that loops never reaches the root; cut it there.
+        for key in list(self.parent):
+            seen = {key}
+            k = self.parent[key]
+            while k != ROOT:
+                if k in seen:
+                    self.parent[key] = ROOT
+                    break
+                seen.add(k)
+                k = self.parent.get(k, ROOT)
+        for key, parent in self.parent.items():
+            children.setdefault(parent, []).append(key)
+        self.children = children
+        self.managed: frozenset[str] = frozenset(
+            r for lims in self.limits.values() for r, q in lims.items() if q.nominal > 0
+        )
+        capacity = _capacity(nodes)
+        self.root_nominal = {
+            r: max(
+                0.0,
+                capacity.get(r, 0.0)
+                - sum(lims[r].nominal for lims in self.limits.values() if r in lims),
+            )
+            for r in self.managed
+        }
+        self._order = self._postorder()
+        # Per resource: subtree quota, lendable, reserved (static); usage, drawn (dynamic).
+        self.quota: dict[str, dict[str, float]] = {}
+        self.lendable: dict[str, dict[str, float]] = {}
+        self.reserved: dict[str, dict[str, float]] = {}
+        self.used: dict[str, dict[str, float]] = {}
+        self.draw: dict[str, dict[str, float]] = {}
+        self.child_draw: dict[str, dict[str, float]] = {}
+        for r in sorted(self.managed):
+            self._build(r, usage)
+
+    # -- static tree -----------------------------------------------------------------------
+
+    def _postorder(self) -> list[str]:
+        out: list[str] = []
+        stack = [(ROOT, False)]
+        while stack:
+            key, done = stack.pop()
+            if done:
+                out.append(key)
+                continue
+            stack.append((key, True))
+            for child in sorted(self.children.get(key, ()), reverse=True):
+                stack.append((child, False))
+        return out
+
+    def nominal(self, key: str, r: str) -> float:
+        if key == ROOT:
+            return self.root_nominal.get(r, 0.0)
+        q = self.limits.get(key, {}).get(r)
+        return q.nominal if q else 0.0
+
+    def _limit(self, key: str, r: str) -> QuotaLimit | None:
+        return self.limits.get(key, {}).get(r)
+
+    def _build(self, r: str, usage: Mapping[str, Charges]) -> None:
+        quota: dict[str, float] = {}
+        lendable: dict[str, float] = {}
+        reserved: dict[str, float] = {}
+        used: dict[str, float] = {}
+        for key in self._order:
+            kids = self.children.get(key, ())
+            own = self.nominal(key, r)
+            quota[key] = own + sum(quota[k] for k in kids)
+            pool = own + sum(lendable[k] for k in kids)
+            lim = self._limit(key, r)
+            lend_cap = lim.lending_limit if lim and lim.lending_limit is not None else math.inf
+            lendable[key] = pool if key == ROOT else min(lend_cap, pool)
+            reserved[key] = pool - lendable[key] if key != ROOT else pool
+            if key.startswith("p:"):
+                used[key] = float(usage.get(key[2:], {}).get(r, 0.0))
+            else:
+                used[key] = sum(used[k] for k in kids)
+        self.quota[r] = quota
+        self.lendable[r] = lendable
+        self.reserved[r] = reserved
+        self.used[r] = used
+        draw: dict[str, float] = {}
+        child_draw: dict[str, float] = {}
+        for key in self._order:
+            kids = self.children.get(key, ())
+            if key.startswith("p:"):
+                draw[key] = max(0.0, used[key] - reserved[key])
+            else:
+                child_draw[key] = sum(draw[k] for k in kids)
+                draw[key] = max(0.0, child_draw[key] - reserved[key])
+        self.draw[r] = draw
+        self.child_draw[r] = child_draw
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def key(self, project: str) -> str:
+        key = "p:" + project
+        if key not in self.parent:
+            # A project without quota sits under the root with nothing of its own.
+            self.parent[key] = ROOT
+            self.limits[key] = {}
+            self.children[ROOT].append(key)
+            for r in self.managed:
+                self.quota[r][key] = 0.0
+                self.lendable[r][key] = 0.0
+                self.reserved[r][key] = 0.0
+                self.used[r][key] = 0.0
+                self.draw[r][key] = 0.0
+        return key
+
+    def path(self, key: str) -> list[str]:
+        out = [key]
+        while key != ROOT:
+            key = self.parent[key]
+            out.append(key)
+        return out
+
+    def project_nominal(self, project: str, r: str) -> float:
+        return self.nominal(self.key(project), r)
+
+    def project_used(self, project: str, r: str) -> float:
+        if r not in self.managed:
+            return 0.0
+        return self.used[r][self.key(project)]
+
+    def within_nominal(self, project: str, c: Charges) -> bool:
+        key = self.key(project)
+        return all(
+            self.used[r][key] + amount <= self.nominal(key, r) + 1e-9
+            for r, amount in c.items()
+            if r in self.managed
+        )
+
+    def borrowing(self, project: str) -> bool:
+        """Whether the project now uses more than its nominal quota of some resource."""
+        key = self.key(project)
+        return any(self.used[r][key] > self.nominal(key, r) + 1e-9 for r in self.managed)
+
+    def available(self, project: str, r: str) -> tuple[float, str, str]:
+        """(how much more of ``r`` the project may take, what binds, where)."""
+        key = self.key(project)
+        path = self.path(key)
+        total = 0.0
+        for k in path:
+            if k.startswith("p:"):
+                slack = self.reserved[r][k] - self.used[r][k]
+            elif k == ROOT:
+                slack = self.reserved[r][k] - self.child_draw[r][k]
+            else:
+                slack = self.reserved[r][k] - self.child_draw[r][k]
+            total += max(0.0, slack)
+        bound, where, best = "cohort", _name(path[1] if len(path) > 1 else ROOT), total
+        for k in path:
+            lim = self._limit(k, r)
+            if lim is None or lim.borrowing_limit is None:
+                continue
+            room = self.quota[r][k] + lim.borrowing_limit - self.used[r][k]
+            if room < best:
+                bound, where, best = "borrowing_limit", _name(k), room
+        return max(0.0, best), bound, where
+
+    def check(self, project: str, c: Charges, *, may_borrow: bool) -> QuotaMiss | None:
+        """None if the project may take ``c`` now; else the first resource that stops it."""
+        key = self.key(project)
+        for r in sorted(c):
+            amount = c[r]
+            if r not in self.managed or amount <= 0:
+                continue
+            used = self.used[r][key]
+            nominal = self.nominal(key, r)
+            if not may_borrow and used + amount > nominal + 1e-9:
+                return QuotaMiss(project, r, amount, nominal - used, used, nominal, "nominal", "")
+            avail, bound, where = self.available(project, r)
+            if amount > avail + 1e-9:
+                return QuotaMiss(project, r, amount, avail, used, nominal, bound, where)
+        return None
+
+    def add(self, project: str, c: Charges, sign: float = 1.0) -> None:
+        key = self.key(project)
+        path = self.path(key)
+        for r, amount in c.items():
+            if r not in self.managed:
+                continue
+            used, draw, child_draw, reserved = (
+                self.used[r],
+                self.draw[r],
+                self.child_draw[r],
+                self.reserved[r],
+            )
+            for k in path:
+                used[k] += sign * amount
+            delta_old = draw[key]
+            draw[key] = max(0.0, used[key] - reserved[key])
+            delta = draw[key] - delta_old
+            for k in path[1:]:
+                if delta == 0:
+                    break
+                child_draw[k] += delta
+                old = draw[k]
+                draw[k] = max(0.0, child_draw[k] - reserved[k])
+                delta = draw[k] - old
+
+    def remove(self, project: str, c: Charges) -> None:
+        self.add(project, c, -1.0)
+
+
+def _name(key: str) -> str:
+    return key[2:] if key != ROOT else "center"
+
+
+def _capacity(nodes: tuple[Node, ...]) -> Charges:
+    out: Charges = {}
+    for n in nodes:
+        if n.state is not NodeState.UP:
+            continue
+        out[CPUS] = out.get(CPUS, 0) + n.cpus
+        out[MEMORY] = out.get(MEMORY, 0) + n.memory_mib
+        if n.devices:
+            out[n.accelerator_type] = out.get(n.accelerator_type, 0) + len(n.devices)
+    return out
