@@ -102,6 +102,11 @@ class QuotaState:
             key = "p:" + p.name
             self.parent[key] = "c:" + p.parent if p.parent in cohort_names else ROOT
             self.limits[key] = p.limits
+        for name in sorted(usage):
+            # A project without quota sits under the root with nothing of its own.
+            if "p:" + name not in self.parent:
+                self.parent["p:" + name] = ROOT
+                self.limits["p:" + name] = {}
         # A cohort chain that loops never reaches the root; cut it there.
         for key in list(self.parent):
             seen = {key}
@@ -201,7 +206,7 @@ class QuotaState:
     def key(self, project: str) -> str:
         key = "p:" + project
         if key not in self.parent:
-            # A project without quota sits under the root with nothing of its own.
+            # A project without quota and without running work: under the root, unused.
             self.parent[key] = ROOT
             self.limits[key] = {}
             self.children[ROOT].append(key)
