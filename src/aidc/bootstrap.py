@@ -18,6 +18,7 @@ from aidc.engines.base import Engine
 from aidc.engines.local import LocalEngine
 from aidc.inventory.host import local_node
 from aidc.inventory.toml_file import load_inventory
+from aidc.services import policy
 from aidc.services.center import Center
 from aidc.services.nodes import sync_inventory
 from aidc.settings import Settings
@@ -25,7 +26,7 @@ from aidc.store import migrate
 from aidc.store.db import Database
 
 # Events after which the controller has work to do.
-WAKE_TOPICS = ("job.submitted", "job.cancel_requested")
+WAKE_TOPICS = ("job.submitted", "job.cancel_requested", policy.CHANGED)
 
 
 class Role(StrEnum):
@@ -72,6 +73,10 @@ def build_engines(settings: Settings, pools: list[Pool], nodes: list[Node]) -> d
 def start(settings: Settings, role: Role = Role.ALL) -> Running:
     settings.home.mkdir(parents=True, exist_ok=True)
     pools, nodes = inventory(settings)  # first: a bad inventory file touches nothing
+    policy_file = settings.policy_file if role is not Role.API else None
+    policy_text = policy_file.read_text() if policy_file is not None else None
+    if policy_text is not None:
+        policy.parse(policy_text)  # nor does a bad policy file: Invalid names the key
     db = Database(settings.db_url())
     center = Center(db=db, engines=build_engines(settings, pools, nodes))
     address = socket_address(settings.home)
@@ -82,6 +87,8 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
         return Running(center, None, [sender.close])
     migrate.upgrade(db.engine)
     sync_inventory(center, pools, nodes)
+    if policy_file is not None and policy_text is not None:
+        policy.install(center, policy_text, by=f"aidc server --policy {policy_file.name}")
     controller = Controller(center, tick_s=settings.tick_s)
     for topic in WAKE_TOPICS:
         center.bus.subscribe(topic, lambda _t, _p: controller.wake())

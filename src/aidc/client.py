@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from aidc.core.job_states import JobState
-from aidc.schemas import ErrorBody, EventView, JobView, NodeView, WhoAmI
+from aidc.schemas import ErrorBody, EventView, JobView, NodeView, PolicyView, WhoAmI
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -183,3 +183,14 @@ class Client:
         except ValueError:
             body = ErrorBody(error="http_error", message=f"HTTP {r.status_code}: {r.text[:200]}")
         raise ApiError(r.status_code, body)
+
+    # -- scheduling policy ----------------------------------------------------------------
+
+    def policy(self) -> PolicyView:
+        """The scheduling policy in effect (anyone signed in may read it)."""
+        return PolicyView.model_validate(self._request("GET", "/v1/policy").json())
+
+    def set_policy(self, toml: str | None = None, preset: str | None = None) -> PolicyView:
+        """Replace the policy with TOML text or a preset (give exactly one; center admins)."""
+        body = {k: v for k, v in {"toml": toml, "preset": preset}.items() if v is not None}
+        return PolicyView.model_validate(self._request("PUT", "/v1/policy", json=body).json())

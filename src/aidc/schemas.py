@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aidc.core.job_states import JobState
+from aidc.core.policy_text import MAX_TEXT_BYTES
 
 
 class ProjectView(BaseModel):
@@ -75,3 +76,29 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     fields: list[ErrorField] = []
+
+
+class PolicyView(BaseModel):
+    """The scheduling policy in effect (docs/policy.md)."""
+
+    version: int  # 0: nothing stored yet, the built-in default (preset fairshare)
+    preset: str
+    text: str  # the TOML as it was set; only what differs from the preset
+    effective: dict[str, Any]  # every key, after merging the text over its preset
+    set_at: float | None
+    set_by: str | None
+
+
+class PolicyUpdate(BaseModel):
+    """A new policy: TOML text, or just the name of a preset. Exactly one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    toml: Annotated[str | None, Field(max_length=MAX_TEXT_BYTES)] = None
+    preset: Annotated[str | None, Field(max_length=64)] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PolicyUpdate:
+        if (self.toml is None) == (self.preset is None):
+            raise ValueError('toml: give exactly one of "toml" (the policy text) or "preset"')
+        return self

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
         default=None, description="COUNTxTYPE, e.g. 4xa100, for a host without GPUs."
     )
     inventory: Path | None = Field(default=None, description="TOML file of pools and nodes.")
+    policy_file: Path | None = Field(
+        default=None,
+        description="TOML scheduling policy, stored at start if it differs from the newest.",
+    )
     cancel_grace_s: float = Field(default=10.0, gt=0, le=3600)
     tick_s: float = Field(default=0.5, gt=0, le=60)
     api_threads: int | None = Field(

@@ -41,7 +41,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, e: ServiceError) -> JSONResponse:
         status = STATUS.get(type(e), 400)
-        return error_response(status, e.code, e.message, [(e.field, e.message)] if e.field else [])
+        return error_response(status, e.code, e.message, e.fields)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, e: RequestValidationError) -> JSONResponse:

@@ -12,6 +12,7 @@ import tomli_w
 import typer
 from rich.table import Table
 
+from aidc.cli import policy
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.server import server
 from aidc.client import Client, config_path
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(help="Run the aidc server (API and controller).")(server)
+app.add_typer(policy.app, name="policy")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -33,6 +33,13 @@ STATE_STYLE = {
 
 def fail(message: str, code: int = USER_ERROR) -> NoReturn:
     _say_error(message)
+    raise typer.Exit(code)
+
+
+def fail_lines(lines: Iterable[str], code: int = USER_ERROR) -> NoReturn:
+    """Several errors, one line each (one per field at fault)."""
+    for line in lines:
+        _say_error(line)
     raise typer.Exit(code)
 
 

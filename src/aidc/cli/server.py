@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from aidc.cli.output import fail, out
+from aidc.cli.output import fail, fail_lines, out
 from aidc.core.validation import field_errors
 from aidc.settings import Settings
 
@@ -31,6 +31,10 @@ def server(
         str | None, typer.Option(help="COUNTxTYPE, e.g. 4xa100, when the host has no GPUs.")
     ] = None,
     inventory: Annotated[Path | None, typer.Option(help="TOML file of pools and nodes.")] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="TOML scheduling policy; stored at start if it differs from the newest."),
+    ] = None,
     cancel_grace: Annotated[
         float | None, typer.Option(help="Seconds from SIGTERM to SIGKILL.")
     ] = None,
@@ -51,6 +55,7 @@ def server(
         "database_url": database_url,
         "virtual_accelerators": virtual_accelerators,
         "inventory": inventory,
+        "policy_file": policy,
         "cancel_grace_s": cancel_grace,
         "workers": workers,
     }
@@ -69,6 +74,9 @@ def server(
             parse_virtual_accelerators(settings.virtual_accelerators)
         except ValueError as e:
             fail(f"--virtual-accelerators: {e}")
+
+    if settings.policy_file is not None:
+        _check_policy(settings.policy_file)
 
     import uvicorn
 
@@ -104,6 +112,18 @@ def server(
             uvicorn.run("aidc.api.app:worker_app", factory=True, workers=settings.workers, **common)
     finally:
         running.close()
+
+
+def _check_policy(path: Path) -> None:
+    """A bad policy file stops the server before it starts anything, naming each key."""
+    from aidc.core.policy_text import PolicyError, loads
+
+    try:
+        loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"--policy: cannot read {path}: {getattr(e, 'strerror', None) or e}")
+    except PolicyError as e:
+        fail_lines(f"--policy {path}: {field}: {message}" for field, message in e.fields)
 
 
 def _wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:

@@ -1,9 +1,10 @@
 """Scheduling policy as data: weights, half-life, classes, preemption, backfill, placement.
 
-An operator writes it as TOML; ``Policy.model_validate(tomllib.loads(text))`` checks it and
-names the field of any error. Three presets give the starting points: ``fairshare`` (the
-default: Slurm-like multifactor priority, EASY backfill, reclaim by preemption), ``fifo``
-(submission order, no backfill, no preemption) and ``sjf`` (shortest time limit first).
+An operator writes it as TOML (``aidc.core.policy_text.loads`` reads it, merged over a preset,
+with errors that name the key and the fix; docs/policy.md lists every key). Three presets
+give the starting points: ``fairshare`` (the default: Slurm-like multifactor priority, EASY
+backfill, reclaim by preemption), ``fifo`` (submission order, no backfill, no preemption) and
+``sjf`` (shortest time limit first).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DAY_S = 24 * 3600
 
@@ -104,20 +105,23 @@ class Policy(_Strict):
     backfill: Backfill = Backfill()
     placement: PlacementPolicy = PlacementPolicy()
 
-    @model_validator(mode="after")
-    def _all_classes(self) -> Policy:
-        missing = sorted(set(_default_classes()) - set(self.classes))
-        if missing:
-            raise ValueError(
-                f"classes: every priority class needs a section; add [classes.{missing[0]}]"
-            )
-        unknown = sorted(set(self.classes) - set(_default_classes()))
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _all_classes(cls, value: Any) -> Any:
+        # Before the sections themselves are checked: a misspelt class should be reported as
+        # such, not as "classes.nromal.factor: is required".
+        if not isinstance(value, dict):
+            return value  # pydantic reports the type
+        known = list(_default_classes())
+        unknown = sorted(set(value) - set(known))
         if unknown:
             raise ValueError(
-                f"classes: unknown class {unknown[0]!r}; "
-                f"the classes are {', '.join(_default_classes())}"
+                f"unknown priority class {unknown[0]!r}; the classes are {', '.join(known)}"
             )
-        return self
+        missing = [name for name in known if name not in value]
+        if missing:
+            raise ValueError(f"every priority class needs a section; add [classes.{missing[0]}]")
+        return value
 
     def of_class(self, name: str) -> ClassPolicy:
         return self.classes.get(name) or self.classes["normal"]

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ServiceError(Exception):
     code = "error"
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        fields: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # Every (field, message) at fault; one input (a policy file) can have several.
+        self.fields = list(fields) or ([(field, message)] if field else [])
 
 
 class NotFound(ServiceError):
