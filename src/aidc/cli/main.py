@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
+from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
 from aidc.client import Client, config_path
 from aidc.core.units import format_duration, parse_duration, parse_memory_mib
@@ -25,6 +26,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(help="Run the aidc server (API and controller).")(server)
+app.add_typer(quota_app, name="quota")
+app.add_typer(cohort_app, name="cohort")
+app.add_typer(project_app, name="project")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
