@@ -20,11 +20,22 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from aidc.core.job_states import JobState
-from aidc.schemas import ErrorBody, EventView, JobView, NodeView, PolicyView, WhoAmI
+from aidc.schemas import (
+    CohortView,
+    ErrorBody,
+    EventView,
+    JobView,
+    NodeView,
+    PolicyView,
+    ProjectShares,
+    QuotaView,
+    WhoAmI,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -161,6 +172,65 @@ class Client:
             if job.state.is_terminal or (deadline is not None and time.monotonic() > deadline):
                 return job
             time.sleep(poll_s)
+
+    # -- quotas, cohorts and shares (changes need center-admin) ---------------------------
+
+    def quotas(self) -> list[QuotaView]:
+        """Quotas you may see, with use now and what of it is borrowed."""
+        return [QuotaView.model_validate(q) for q in self._request("GET", "/v1/quotas").json()]
+
+    def set_quota(
+        self,
+        resource: str,
+        nominal: float,
+        *,
+        project: str | None = None,
+        cohort: str | None = None,
+        borrowing_limit: float | None = None,
+        lending_limit: float | None = None,
+    ) -> QuotaView:
+        """Set (replace) one resource of a project's or a cohort's quota (give one of them).
+        Limits left out mean no borrowing cap and all unused quota lendable."""
+        body = {
+            "project": project,
+            "cohort": cohort,
+            "resource": resource,
+            "nominal": nominal,
+            "borrowing_limit": borrowing_limit,
+            "lending_limit": lending_limit,
+        }
+        return QuotaView.model_validate(self._request("PUT", "/v1/quotas", json=body).json())
+
+    def clear_quota(
+        self, resource: str, *, project: str | None = None, cohort: str | None = None
+    ) -> None:
+        params = {
+            k: v
+            for k, v in {"resource": resource, "project": project, "cohort": cohort}.items()
+            if v is not None
+        }
+        self._request("DELETE", "/v1/quotas", params=params)
+
+    def cohorts(self) -> list[CohortView]:
+        """The cohort tree as far as you may see it, parents before children."""
+        return [CohortView.model_validate(c) for c in self._request("GET", "/v1/cohorts").json()]
+
+    def create_cohort(
+        self, name: str, *, parent: str | None = None, kind: str = "program"
+    ) -> CohortView:
+        body = {"name": name, "kind": kind, "parent": parent}
+        return CohortView.model_validate(self._request("POST", "/v1/cohorts", json=body).json())
+
+    def move_cohort(self, name: str, parent: str | None) -> CohortView:
+        """Put cohort ``name`` under program ``parent`` (None: at the root)."""
+        r = self._request("PATCH", f"/v1/cohorts/{quote(name, safe='')}", json={"parent": parent})
+        return CohortView.model_validate(r.json())
+
+    def set_shares(self, project: str, shares: float) -> ProjectShares:
+        r = self._request(
+            "PUT", f"/v1/projects/{quote(project, safe='')}/shares", json={"shares": shares}
+        )
+        return ProjectShares.model_validate(r.json())
 
     # -- plumbing -------------------------------------------------------------------------
 

@@ -102,3 +102,64 @@ class PolicyUpdate(BaseModel):
         if (self.toml is None) == (self.preset is None):
             raise ValueError('toml: give exactly one of "toml" (the policy text) or "preset"')
         return self
+
+
+class QuotaView(BaseModel):
+    """One resource of a project's or cohort's quota, with what is in use now.
+
+    ``used`` and ``borrowed`` are None for a cohort above your own organisation (its use
+    would reveal other organisations'). A project's ``borrowed`` is its use beyond nominal;
+    a cohort's, its subtree's use beyond the subtree's nominal. ``has_quota`` is false for a
+    project's use of a resource it has no quota for.
+    """
+
+    owner_kind: str  # project | cohort
+    owner: str
+    resource: str
+    has_quota: bool
+    nominal: float
+    borrowing_limit: float | None
+    lending_limit: float | None
+    used: float | None
+    borrowed: float | None
+
+
+class QuotaSet(BaseModel):
+    """Set one resource of a project's or a cohort's quota (give exactly one of them).
+    Limits left out mean no cap (borrowing) and all unused quota lendable (lending)."""
+
+    project: str | None = None
+    cohort: str | None = None
+    resource: str
+    nominal: float
+    borrowing_limit: float | None = None
+    lending_limit: float | None = None
+
+
+class CohortView(BaseModel):
+    name: str
+    kind: str  # organisation | program
+    parent: str | None
+    organisation: str | None  # for an organisation's own cohort
+    projects: list[str]  # those you may see
+
+
+class CohortCreate(BaseModel):
+    name: str
+    kind: str = "program"
+    parent: str | None = None
+
+
+class CohortMove(BaseModel):
+    """The new parent; null moves the cohort to the root."""
+
+    parent: str | None
+
+
+class SharesSet(BaseModel):
+    shares: float
+
+
+class ProjectShares(BaseModel):
+    project: str
+    shares: float

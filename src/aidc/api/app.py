@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from aidc import __version__, bootstrap
 from aidc.api import errors
-from aidc.api.routes import center, jobs, policy
+from aidc.api.routes import center, jobs, policy, quotas
 from aidc.settings import Settings
 
 PR_SET_PDEATHSIG = 1
@@ -52,6 +52,7 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     app.include_router(center.router)
     app.include_router(jobs.router)
     app.include_router(policy.router)
+    app.include_router(quotas.router)
     return app
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from aidc.cli import policy
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
+from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
 from aidc.client import Client, config_path
 from aidc.core.units import format_duration, parse_duration, parse_memory_mib
@@ -27,6 +28,9 @@ app = typer.Typer(
 )
 app.command(help="Run the aidc server (API and controller).")(server)
 app.add_typer(policy.app, name="policy")
+app.add_typer(quota_app, name="quota")
+app.add_typer(cohort_app, name="cohort")
+app.add_typer(project_app, name="project")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

@@ -1,4 +1,4 @@
-"""The demo center: one organisation of each kind, projects, users and fresh tokens."""
+"""The demo center: one organisation of each kind, projects, users, quotas and fresh tokens."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from aidc.core.tenancy import OrgKind, Role
+from aidc.scheduler.snapshot import QuotaLimit
 from aidc.services import auth, tenancy
 from aidc.services.center import Center
-from aidc.store.models import ApiToken, Organisation, User
+from aidc.services.quota_admin import add_cohort, move_cohort, put_quota
+from aidc.services.quotas import OwnerKind, ensure_org_cohort
+from aidc.store.models import ApiToken, Cohort, Organisation, Project, User
 
 # (organisation, kind, project, [(user, role)])
 DEMO: tuple[tuple[str, OrgKind, str | None, list[tuple[str, Role]]], ...] = (
@@ -42,6 +45,17 @@ DEMO: tuple[tuple[str, OrgKind, str | None, list[tuple[str, Role]]], ...] = (
     ),
 )
 DEMO_TOKEN_NAME = "demo"
+# A funding program grouping the startup and the SME: a two-level cohort tree.
+DEMO_PROGRAM = "ai-voucher"
+DEMO_PROGRAM_KINDS = (OrgKind.STARTUP, OrgKind.SME)
+# The demo's 4 virtual a100s: two guaranteed to each voucher project. The rest of the center
+# has no a100 quota and borrows what they leave unused; cpus and memory stay unmanaged.
+DEMO_QUOTAS: tuple[tuple[str, str, QuotaLimit], ...] = (
+    ("hanbit-vision", "a100", QuotaLimit(nominal=2)),
+    ("mirae-adas", "a100", QuotaLimit(nominal=2)),
+)
+# Fair-share weights: the voucher projects' allocations count double.
+DEMO_SHARES = {"hanbit-vision": 2.0, "mirae-adas": 2.0}
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ def seed(center: Center) -> list[DemoUser]:
             tenancy.create_user(center, username, org, role)
         if project:
             tenancy.create_project(center, project, org, [u for u, _ in users])
+    _seed_quotas(center)
     now = center.clock()
     with center.db.transaction() as s:
         names = [u for _, _, _, users in DEMO for u, _ in users]
@@ -83,3 +98,25 @@ def seed(center: Center) -> list[DemoUser]:
         for org, _, project, users in DEMO
         for username, role in users
     ]
+
+
+def _seed_quotas(center: Center) -> None:
+    """Cohorts for every organisation (also those of a database older than cohorts), and the
+    program with its quotas and shares the first time; later an admin's changes stay."""
+    now = center.clock()
+    with center.db.transaction() as s:
+        for org in s.scalars(select(Organisation).order_by(Organisation.id)):
+            ensure_org_cohort(s, org, at=now)
+        if s.scalar(select(Cohort.id).where(Cohort.name == DEMO_PROGRAM)) is not None:
+            return  # seeded before
+        add_cohort(s, DEMO_PROGRAM, kind="program", parent=None, at=now)
+        for org_name, kind, _, _ in DEMO:
+            if kind in DEMO_PROGRAM_KINDS:
+                move_cohort(s, org_name, DEMO_PROGRAM)
+        projects = {name: pid for name, pid in s.execute(select(Project.name, Project.id))}
+        for project, resource, limit in DEMO_QUOTAS:
+            put_quota(s, OwnerKind.PROJECT, projects[project], resource, limit, at=now)
+        for project, shares in DEMO_SHARES.items():
+            p = s.get(Project, projects[project])
+            assert p is not None
+            p.shares = shares

@@ -10,7 +10,8 @@ from aidc.core.tenancy import OrgKind, Principal, Role
 from aidc.schemas import ProjectView, WhoAmI
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Invalid, NotFound
-from aidc.store.models import Organisation, Project, ProjectMember, User
+from aidc.services.quotas import ensure_org_cohort
+from aidc.store.models import Cohort, Organisation, Project, ProjectMember, User
 
 
 def create_organisation(center: Center, name: str, kind: OrgKind | str) -> int:
@@ -26,6 +27,7 @@ def create_organisation(center: Center, name: str, kind: OrgKind | str) -> int:
         org = Organisation(name=name, kind=kind, created_at=center.clock())
         s.add(org)
         s.flush()
+        ensure_org_cohort(s, org)
         return org.id
 
 
@@ -49,6 +51,9 @@ def create_project(center: Center, name: str, organisation: str, members: list[s
         org = _org(s, organisation)
         if s.scalars(select(Project).where(Project.name == name)).first():
             raise Conflict(f"project {name!r} already exists", field="name")
+        if s.scalars(select(Cohort.id).where(Cohort.name == name)).first():
+            # Projects and cohorts are nodes of one quota tree, named uniquely across both.
+            raise Conflict(f"a cohort is called {name!r}; pick another name", field="name")
         project = Project(name=name, org_id=org.id, created_at=center.clock())
         s.add(project)
         s.flush()

@@ -1,0 +1,146 @@
+"""Fair-share usage: billing-weighted accelerator-seconds per project, decayed by half-life.
+
+Usage at ``now`` is the integral over past runs of ``rate * 2^(-(now - t) / h)``, where the
+rate is billing weight x devices. A stored value decays to a later time by multiplying with
+``2^(-dt / h)``, so ``project_usage`` keeps one number per project plus the time it is as of,
+and finished runs are folded in exactly (no sampling). Jobs running now add their partial
+run when usage is read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aidc.core.accelerators import billing_weight
+from aidc.core.job_states import JobState
+from aidc.core.resources import Placement
+from aidc.store.models import JobRow, Project, ProjectUsage
+
+
+class UsageSource(Protocol):
+    """Where fair share reads usage from. ``RunTimeUsage`` now; the accounting ledger later."""
+
+    def decayed(self, s: Session, now: float, half_life_s: float) -> dict[str, float]:
+        """Project name -> decayed, billing-weighted accelerator-seconds as of ``now``."""
+        ...
+
+
+# -- the arithmetic (pure) ----------------------------------------------------------------
+
+
+def decay(value: float, dt: float, half_life_s: float) -> float:
+    """``value`` as it stands ``dt`` seconds later (a negative dt, from clock skew, is 0)."""
+    if dt <= 0 or math.isinf(half_life_s):
+        return value
+    return value * math.exp(-math.log(2) * dt / half_life_s)
+
+
+def run_contribution(
+    rate: float, start: float, end: float, now: float, half_life_s: float
+) -> float:
+    """Integral of ``rate * 2^(-(now - t)/h) dt`` from ``start`` to ``end``, as of ``now``.
+
+    Equal to ``rate * h/ln2 * (2^(-(now-end)/h) - 2^(-(now-start)/h))``, written with expm1
+    so that short runs long ago keep their precision instead of cancelling to zero.
+    """
+    end = min(end, now)
+    start = min(start, end)
+    if rate <= 0 or end <= start:
+        return 0.0
+    if math.isinf(half_life_s):
+        return rate * (end - start)
+    k = math.log(2) / half_life_s
+    return rate / k * math.exp(-k * (now - end)) * -math.expm1(-k * (end - start))
+
+
+def placement_rate(placement: Placement | Mapping[str, Any] | None) -> float:
+    """Billing-weighted devices a placement holds; a node without devices counts its cores
+    at the ``cpu`` weight, so CPU-only runs count too."""
+    if placement is None:
+        return 0.0
+    if isinstance(placement, Placement):
+        placement = placement.to_dict()
+    rate = 0.0
+    nodes: Any = placement.get("nodes", ())
+    for n in nodes:
+        if n["devices"] and n["accelerator_type"] != "cpu":
+            rate += billing_weight(n["accelerator_type"]) * len(n["devices"])
+        else:
+            rate += billing_weight("cpu") * n["cpus"]
+    return rate
+
+
+# -- the store ----------------------------------------------------------------------------
+
+
+def record_run(
+    s: Session,
+    project_id: int,
+    *,
+    placement: Placement | Mapping[str, Any],
+    started_at: float,
+    ended_at: float,
+    half_life_s: float,
+    preempted: bool,
+) -> ProjectUsage:
+    """Fold one finished (or preempted) run into the project's usage.
+
+    Call it once per run, in the transaction that records the run's end: nothing here can
+    tell a run already counted from a new one.
+    """
+    rate = placement_rate(placement)
+    row = s.get(ProjectUsage, project_id, with_for_update=True)
+    if row is None:
+        row = ProjectUsage(
+            project_id=project_id,
+            decayed=0.0,
+            as_of=ended_at,
+            accelerator_seconds=0.0,
+            lost_accelerator_seconds=0.0,
+            preemptions=0,
+        )
+        s.add(row)
+    # A run recorded late (it ended before the stored value's time) is decayed to that time.
+    as_of = max(row.as_of, ended_at)
+    row.decayed = decay(row.decayed, as_of - row.as_of, half_life_s) + run_contribution(
+        rate, started_at, ended_at, as_of, half_life_s
+    )
+    row.as_of = as_of
+    # Undecayed totals for people, in the same billing-weighted unit (A100-seconds).
+    spent = rate * max(0.0, ended_at - started_at)
+    row.accelerator_seconds += spent
+    if preempted:
+        row.lost_accelerator_seconds += spent
+        row.preemptions += 1
+    s.flush()
+    return row
+
+
+class RunTimeUsage:
+    """Usage from the controller's own records: finished runs (``project_usage``) plus the
+    partial runs of jobs running now. Two queries per read."""
+
+    def decayed(self, s: Session, now: float, half_life_s: float) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for name, value, as_of in s.execute(
+            select(Project.name, ProjectUsage.decayed, ProjectUsage.as_of).join(
+                Project, Project.id == ProjectUsage.project_id
+            )
+        ):
+            out[name] += decay(value, now - as_of, half_life_s)
+        states = [str(st) for st in JobState if st.holds_resources]
+        for name, placement, started_at in s.execute(
+            select(Project.name, JobRow.placement, JobRow.started_at)
+            .join(Project, Project.id == JobRow.project_id)
+            .where(JobRow.state.in_(states), JobRow.started_at.is_not(None))
+        ):
+            out[name] += run_contribution(
+                placement_rate(placement), started_at, now, now, half_life_s
+            )
+        return dict(out)
