@@ -23,6 +23,18 @@ class WhoAmI(BaseModel):
     projects: list[ProjectView]
 
 
+class WaitView(BaseModel):
+    """The scheduler's latest word on a waiting job."""
+
+    reason: str  # quota, capacity, topology, reserved, priority, preempting, no_nodes
+    message: str
+    position: int  # among all waiting jobs, in the order the scheduler considers them
+    project_position: int
+    priority: float  # normalised multifactor priority, 0..1
+    estimated_start: float | None  # from a backfill reservation, when there is one
+    updated_at: float
+
+
 class JobView(BaseModel):
     id: str
     name: str | None
@@ -38,6 +50,9 @@ class JobView(BaseModel):
     placement: dict[str, Any] | None
     queue_position: int | None
     cancel_requested: bool
+    # The effective time limit: the spec's, or the class default when submitted.
+    time_limit_s: float = 0.0
+    wait: WaitView | None = None
 
 
 class EventView(BaseModel):

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import tomli_w
 import typer
@@ -18,6 +18,7 @@ from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
 from aidc.client import Client, config_path
 from aidc.core.units import format_duration, parse_duration, parse_memory_mib
+from aidc.schemas import JobView
 
 app = typer.Typer(
     name="aidc",
@@ -84,16 +85,40 @@ def submit(
     ] = None,
     project: Annotated[str, typer.Option("--project", "-p", help="Project to run under.")] = "",
     gpus: Annotated[int, typer.Option("--gpus", "-g", help="Accelerators per node.")] = 0,
-    gpu_type: Annotated[str | None, typer.Option(help="h100, a100, l40s, rngd, ...")] = None,
+    gpu_type: Annotated[
+        str | None,
+        typer.Option(help="h100, a100, rngd, ...; a list (h100,a100) lets the scheduler pick."),
+    ] = None,
+    gpu_memory: Annotated[
+        float | None, typer.Option(help="Any accelerator with at least this many GB.")
+    ] = None,
     nodes: Annotated[int, typer.Option(help="Number of nodes.")] = 1,
     cpus: Annotated[int, typer.Option(help="CPU cores per node.")] = 1,
     mem: Annotated[str, typer.Option(help="Memory per node, e.g. 16G.")] = "1G",
-    time: Annotated[str, typer.Option("--time", "-t", help="Time limit: 30m, 2h, 1d.")] = "1d",
+    time: Annotated[
+        str | None,
+        typer.Option("--time", "-t", help="Time limit: 30m, 2h, 1d (default: the class's)."),
+    ] = None,
     env: Annotated[list[str] | None, typer.Option("--env", "-e", help="NAME=VALUE.")] = None,
     workdir: Annotated[str | None, typer.Option(help="Working directory ('.' = here).")] = None,
     script: Annotated[Path | None, typer.Option(help="Run this bash script instead.")] = None,
     name: Annotated[str | None, typer.Option(help="A label for the job.")] = None,
-    priority_class: Annotated[str, typer.Option(help="high, normal, low.")] = "normal",
+    priority_class: Annotated[
+        str,
+        typer.Option(
+            "--class",
+            "--priority-class",
+            help="interactive (within quota, never preempted), normal, or opportunistic "
+            "(idle capacity beyond quota, preempted first).",
+        ),
+    ] = "normal",
+    nice: Annotated[int, typer.Option(help="Lower this job's priority (0-10000).")] = 0,
+    spread: Annotated[
+        bool | None, typer.Option("--spread/--pack", help="Emptiest nodes, or fill busy ones.")
+    ] = None,
+    same_rack: Annotated[
+        bool, typer.Option(help="Multi-node: all nodes on one rack/switch.")
+    ] = False,
     wait: Annotated[bool, typer.Option(help="Wait for the end; exit with the job's code.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -109,8 +134,14 @@ def submit(
         "cpus": cpus,
         "priority_class": priority_class,
         "memory_mib": _parse(mem, parse_memory_mib, "--mem"),
-        "time_limit_s": _parse(time, parse_duration, "--time"),
+        "time_limit_s": _parse(time, parse_duration, "--time") if time else None,
+        "nice": nice,
+        "same_rack": same_rack,
     }
+    if gpu_memory is not None:
+        spec["accelerator_memory_gb"] = gpu_memory
+    if spread is not None:
+        spec["placement"] = "spread" if spread else "pack"
     if script is not None:
         if command:
             fail("give either --script or a command after --, not both")
@@ -151,9 +182,14 @@ def jobs(
     project: Annotated[str | None, typer.Option("--project", "-p")] = None,
     user: Annotated[str | None, typer.Option("--user", "-u")] = None,
     limit: int = 50,
+    why: Annotated[
+        bool, typer.Option("--why", help="Waiting jobs only, with the scheduler's reasons.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Your jobs, newest first, with queue position or where they run."""
+    if why:
+        state_ = "QUEUED"
     with errors(), _client() as c:
         found = c.jobs(
             state=state_.upper() if state_ else None, project=project, user=user, limit=limit
@@ -161,22 +197,49 @@ def jobs(
     if as_json:
         out.print_json(json.dumps([j.model_dump(mode="json") for j in found]))
         return
+    if why:
+        _print_why(found)
+        return
     table = Table(box=None, header_style="bold")
     table.add_column("ID", no_wrap=True, min_width=16)
     for col in ("NAME", "PROJECT", "USER", "STATE", "GPUS", "SUBMITTED", "WHERE / WHY"):
         table.add_column(col)
     for j in found:
         spec = j.spec
-        gpus = (
-            f"{spec['accelerators']}x{spec['accelerator_type'] or 'any'}"
-            if spec["accelerators"]
-            else "-"
-        )
+        gpus = f"{spec['accelerators']}x{_types(spec)}" if spec["accelerators"] else "-"
         where = j.state_reason
         if j.queue_position is not None:
-            where = f"#{j.queue_position} in queue: {j.state_reason}"
+            reason = j.wait.message if j.wait else j.state_reason
+            where = f"#{j.queue_position} in queue: {reason}"
         table.add_row(
             j.id, j.name or "", j.project, j.user, state(j.state), gpus, when(j.submitted_at), where
+        )
+    out.print(table)
+
+
+def _types(spec: dict[str, Any]) -> str:
+    t = spec.get("accelerator_type")
+    if not t:
+        return "any"
+    return t if isinstance(t, str) else "|".join(t)
+
+
+def _print_why(found: list[JobView]) -> None:
+    table = Table(box=None, header_style="bold")
+    table.add_column("ID", no_wrap=True, min_width=16)
+    for col in ("PROJECT", "POS", "IN PROJECT", "PRIORITY", "EST. START", "REASON", "WHY"):
+        table.add_column(col)
+    for j in sorted(found, key=lambda j: j.queue_position or 0):
+        w = j.wait
+        table.add_row(
+            j.id,
+            j.project,
+            str(j.queue_position or ""),
+            str(w.project_position) if w else "",
+            f"{w.priority:.2f}" if w else "",
+            when(w.estimated_start) if w and w.estimated_start else "",
+            w.reason if w else "new",
+            w.message if w else "not yet seen by the scheduler",
         )
     out.print(table)
 
@@ -198,9 +261,17 @@ def job(job_id: str, as_json: JsonOpt = False) -> None:
     out.print(f"command {' '.join(run)}")
     out.print(
         f"asks {spec['nodes']} node(s) x {spec['accelerators']} "
-        f"{spec['accelerator_type'] or 'accelerator'}, {spec['cpus']} cpu, "
-        f"{spec['memory_mib']} MiB, limit {format_duration(spec['time_limit_s'])}"
+        f"{_types(spec) if spec['accelerators'] else 'accelerators'}, {spec['cpus']} cpu, "
+        f"{spec['memory_mib']} MiB, limit {format_duration(int(j.time_limit_s))}"
     )
+    if j.wait:
+        w = j.wait
+        start = f", estimated start {when(w.estimated_start)}" if w.estimated_start else ""
+        out.print(
+            f"waiting ({w.reason}): {w.message}\n"
+            f"position {w.position} in the queue, {w.project_position} in project "
+            f"{j.project}, priority {w.priority:.2f}{start}"
+        )
     if j.placement:
         for n in j.placement["nodes"]:
             out.print(f"placed on {n['node']} devices {n['devices']} ({n['accelerator_type']})")

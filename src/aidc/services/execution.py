@@ -17,6 +17,7 @@ from aidc.scheduler import Decision, Explanation, Snapshot
 from aidc.services.center import Center
 from aidc.services.nodes import inventory_nodes, placed_jobs, pool_engines
 from aidc.services.policy import current as current_policy
+from aidc.services.quotas import quota_tree
 from aidc.store import jobs as job_store
 from aidc.store.models import JobRow, JobWait, Project
 
@@ -43,6 +44,8 @@ def snapshot(center: Center) -> Snapshot:
             running=placed_jobs(s, now),
             queue=tuple(job_store.queued_jobs(s)),
             pool_engines=pool_engines(s),
+            quotas=quota_tree(s),
+            usage=center.usage.decayed(s, now, policy.half_life_s),
             policy=policy,
             now=now,
         )

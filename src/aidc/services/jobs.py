@@ -14,13 +14,13 @@ from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
 from aidc.core.tenancy import Principal, Role, can_cancel_job, can_read_job, can_submit
 from aidc.scheduler.feasibility import why_infeasible
-from aidc.schemas import EventView, JobView
+from aidc.schemas import EventView, JobView, WaitView
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
 from aidc.services.nodes import inventory_nodes
 from aidc.services.policy import current as current_policy
 from aidc.store import jobs as job_store
-from aidc.store.models import JobRow, Project, User
+from aidc.store.models import JobRow, JobWait, Project, User
 
 LIST_LIMIT_MAX = 1000
 
@@ -181,6 +181,20 @@ def _readable(s: Session, p: Principal, job_id: str, *, lock: bool = False) -> J
     raise NotFound(f"no job {job_id!r}", field="job_id")
 
 
+def _wait_view(w: JobWait | None) -> WaitView | None:
+    if w is None:
+        return None
+    return WaitView(
+        reason=w.reason,
+        message=w.message,
+        position=w.position,
+        project_position=w.project_position,
+        priority=w.priority,
+        estimated_start=w.estimated_start,
+        updated_at=w.updated_at,
+    )
+
+
 def _project_names(s: Session, p: Principal) -> list[str]:
     return list(
         s.scalars(select(Project.name).where(Project.id.in_(p.project_ids)).order_by(Project.name))
@@ -202,7 +216,10 @@ def _views(
         ids = {r.user_id for r in rows}
         q = select(User.id, User.username).where(User.id.in_(ids))
         users = {i: n for i, n in s.execute(q)}
-    positions = job_store.queue_positions(s, [r.seq for r in rows if r.state == JobState.QUEUED])
+    queued = [r.seq for r in rows if r.state == JobState.QUEUED]
+    waits = job_store.waits(s, queued)
+    # Until the scheduler has looked at a job, its place in submission order stands in.
+    positions = job_store.queue_positions(s, [q for q in queued if q not in waits])
     return [
         JobView(
             id=r.id,
@@ -217,7 +234,9 @@ def _views(
             finished_at=r.finished_at,
             exit_code=r.exit_code,
             placement=r.placement,
-            queue_position=positions.get(r.seq),
+            queue_position=waits[r.seq].position if r.seq in waits else positions.get(r.seq),
+            time_limit_s=r.time_limit_s,
+            wait=_wait_view(waits.get(r.seq)),
             cancel_requested=r.cancel_requested_at is not None,
         )
         for r in rows

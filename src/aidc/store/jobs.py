@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from aidc.core.job_states import JobState, transition
 from aidc.core.resources import Request
 from aidc.scheduler.snapshot import PendingJob
-from aidc.store.models import JobEvent, JobRow, Project
+from aidc.store.models import JobEvent, JobRow, JobWait, Project
 
 
 def add_job(
@@ -161,6 +161,13 @@ def in_states(s: Session, states: Iterable[JobState]) -> Sequence[JobRow]:
     return s.scalars(
         select(JobRow).where(JobRow.state.in_([str(x) for x in states])).order_by(JobRow.seq)
     ).all()
+
+
+def waits(s: Session, seqs: list[int]) -> dict[int, JobWait]:
+    """The scheduler's explanations for the jobs among ``seqs`` that have one."""
+    if not seqs:
+        return {}
+    return {w.job_seq: w for w in s.scalars(select(JobWait).where(JobWait.job_seq.in_(seqs)))}
 
 
 # Built once: composing the statement cost more than SQLite's index count itself.
