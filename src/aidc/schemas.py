@@ -37,6 +37,12 @@ class JobView(BaseModel):
     placement: dict[str, Any] | None
     queue_position: int | None
     cancel_requested: bool
+    # Runs so far (1 after the first launch; more after requeues) and what preemption cost.
+    attempt: int = 0
+    preemptions: int = 0
+    lost_accelerator_seconds: float = 0.0
+    # Told to stop (preempted or cancelled) and not ended yet.
+    stopping: bool = False
 
 
 class EventView(BaseModel):

@@ -1,21 +1,24 @@
 """The controller: one thread that reconciles the store with the engines.
 
-Each pass: (1) poll the engines for jobs that run, record how finished ones ended, and pass on
-cancel requests; (2) snapshot the queue and nodes, ask the scheduler for decisions, and launch
-them. A pass runs every ``tick_s`` and at once when woken (``wake``: a submission or cancel,
-wired up by bootstrap, or a process exit reported by an engine). On start it first re-reads
-engine state (``recover``): a job that still runs is re-adopted, one that cannot be found is
-LOST, and nothing is started twice.
+Each pass: (1) poll the engines for jobs that run, record how finished (or preempted) ones
+ended, and pass on cancel requests (and preemption requests not yet sent); (2) snapshot the
+queue and nodes, ask the scheduler for decisions, and launch them (``preempt`` carries out
+the scheduler's preemptions). A pass runs every ``tick_s`` and at once when woken
+(``wake``: a submission or cancel, wired up by bootstrap, or a process exit reported by an
+engine). On start it first re-reads engine state (``recover``): a job that still runs is
+re-adopted, one that cannot be found is LOST, and nothing is started twice.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 
 from aidc.core.job_states import JobState
 from aidc.engines.base import EngineStatus, LaunchError, Outcome
 from aidc.scheduler import plan
+from aidc.scheduler.snapshot import Preemption
 from aidc.services import execution
 from aidc.services.center import Center
 
@@ -31,6 +34,8 @@ class Controller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._cancel_sent: set[str] = set()
+        # Jobs whose preemption this process handed to the engine (cf. _cancel_sent).
+        self._preempt_sent: set[str] = set()
         for engine in center.engines.values():
             engine.set_listener(self.wake)
 
@@ -75,7 +80,7 @@ class Controller:
                 )
                 continue
             if job.state is JobState.STARTING:
-                handle = engine.recover(job.job_id)
+                handle = engine.recover(job.job_id, job.attempt)
                 if handle is None:
                     execution.record_status(
                         self.center,
@@ -112,11 +117,18 @@ class Controller:
             engine = self.center.engines[job.engine or ""]
             status = engine.poll(job.handle)
             if status.outcome is not Outcome.RUNNING:
+                # PREEMPTED included: record_status requeues the job (or cancels it).
                 execution.record_status(self.center, job.job_id, status)
                 self._cancel_sent.discard(job.job_id)
+                self._preempt_sent.discard(job.job_id)
             elif job.cancel_requested and job.job_id not in self._cancel_sent:
                 engine.cancel(job.handle)
                 self._cancel_sent.add(job.job_id)
+            elif job.preempt_requested and job.job_id not in self._preempt_sent:
+                # Recorded but not (known to be) sent: after a restart or a failed call.
+                order = execution.pending_stop(self.center, job.job_id)
+                if order is not None:
+                    self._send_stop(order)
 
     def _schedule(self) -> None:
         snap = execution.snapshot(self.center)
@@ -146,3 +158,28 @@ class Controller:
                 execution.record_launched(
                     self.center, request.job_id, handle, reason="process started"
                 )
+
+    # -- preemption (the scheduling pass calls this with its plan's decisions) -------------
+
+    def preempt(self, preemptions: Iterable[Preemption]) -> None:
+        """Stop each job to make room: record the request (one transaction each), then ask
+        the engine outside any transaction. The run's end is recorded by
+        ``_reconcile_running`` like any other, which requeues the job."""
+        for p in preemptions:
+            order = execution.request_preemption(
+                self.center, p.job_id, for_job=p.for_job, reason=p.reason, grace_s=p.grace_s
+            )
+            if order is not None:
+                self._send_stop(order)
+
+    def _send_stop(self, order: execution.StopOrder) -> None:
+        engine = self.center.engines.get(order.engine)
+        if engine is None:
+            return  # _reconcile_running / recover report the job
+        try:
+            engine.preempt(order.handle, order.grace_s, order.reason)
+        except Exception:
+            # Left out of _preempt_sent: the next pass tries again.
+            log.exception("engine %s failed to preempt %s", order.engine, order.job_id)
+            return
+        self._preempt_sent.add(order.job_id)

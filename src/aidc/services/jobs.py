@@ -219,6 +219,11 @@ def _views(
             placement=r.placement,
             queue_position=positions.get(r.seq),
             cancel_requested=r.cancel_requested_at is not None,
+            attempt=r.attempt,
+            preemptions=r.preemptions,
+            lost_accelerator_seconds=r.lost_accelerator_seconds,
+            stopping=not JobState(r.state).is_terminal
+            and (r.cancel_requested_at is not None or r.preempt_requested_at is not None),
         )
         for r in rows
     ]
