@@ -53,6 +53,12 @@ class JobView(BaseModel):
     # The effective time limit: the spec's, or the class default when submitted.
     time_limit_s: float = 0.0
     wait: WaitView | None = None
+    # Runs so far (1 after the first launch; more after requeues) and what preemption cost.
+    attempt: int = 0
+    preemptions: int = 0
+    lost_accelerator_seconds: float = 0.0
+    # Told to stop (preempted or cancelled) and not ended yet.
+    stopping: bool = False
 
 
 class EventView(BaseModel):

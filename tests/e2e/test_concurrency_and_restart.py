@@ -105,7 +105,7 @@ def test_job_whose_supervisor_vanished_while_the_server_was_down_is_lost(
     assert wait_state(server, job_id, {"RUNNING"})["state"] == "RUNNING"
     server.kill()
     job_dir = server.home / "jobs" / job_id
-    shim = json.loads((job_dir / "shim.json").read_text())
+    shim = json.loads((job_dir / "attempt-1" / "shim.json").read_text())
     os.killpg(shim["pgid"], signal.SIGKILL)
     os.kill(shim["pid"], signal.SIGKILL)
     server.start()

@@ -98,7 +98,7 @@ def test_cancel_stops_a_sleeping_job_and_its_whole_process_group(server: ServerP
     # Two sleeps: the shell's child and a background grandchild, both in the job's group.
     job_id = submit(server, "--", "sh", "-c", "sleep 300 & sleep 300")
     assert wait_state(server, job_id, {"RUNNING"})["state"] == "RUNNING"
-    shim = json.loads((server.home / "jobs" / job_id / "shim.json").read_text())
+    shim = json.loads((server.home / "jobs" / job_id / "attempt-1" / "shim.json").read_text())
     assert group_alive(shim["pgid"])
     t0 = time.monotonic()
     r = server.cli("cancel", job_id)
@@ -114,7 +114,7 @@ def test_cancel_stops_a_sleeping_job_and_its_whole_process_group(server: ServerP
 def test_cancel_kills_a_job_that_ignores_sigterm_after_the_grace(server: ServerProcess) -> None:
     job_id = submit(server, "--", "sh", "-c", "trap '' TERM; sleep 300 & sleep 300; wait")
     assert wait_state(server, job_id, {"RUNNING"})["state"] == "RUNNING"
-    shim = json.loads((server.home / "jobs" / job_id / "shim.json").read_text())
+    shim = json.loads((server.home / "jobs" / job_id / "attempt-1" / "shim.json").read_text())
     t0 = time.monotonic()
     assert server.cli("cancel", job_id).returncode == 0
     job = wait_state(server, job_id, {"CANCELLED"}, timeout=10)

@@ -1,4 +1,5 @@
-"""The local engine with real processes: env, devices, cancel, time limit, recovery."""
+"""The local engine with real processes: env, devices, cancel, preemption, time limit,
+recovery, and runs after a requeue."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from aidc.engines.local import LocalEngine
 from tests.conftest import local_node
 
 
-def request(job_id: str, devices: tuple[int, ...] = (), **spec: object) -> LaunchRequest:
+def request(
+    job_id: str, devices: tuple[int, ...] = (), attempt: int = 1, **spec: object
+) -> LaunchRequest:
     fields = {"project": "p1", "command": ["true"], **spec}
     return LaunchRequest(
         job_id,
@@ -24,6 +27,7 @@ def request(job_id: str, devices: tuple[int, ...] = (), **spec: object) -> Launc
         JobSpec.model_validate(fields),
         Placement("local", (NodePlacement("node-1", 1, 1024, "a100", devices),)),
         time_limit_s=float(spec.get("time_limit_s", 3600)),  # type: ignore[arg-type]
+        attempt=attempt,
     )
 
 
@@ -130,3 +134,93 @@ def test_a_reused_pid_is_not_mistaken_for_the_job(engine: LocalEngine) -> None:
     assert engine.poll(fake).outcome is Outcome.LOST
     engine.cancel(h)
     wait_done(engine, h)
+
+
+def wait_log(engine: LocalEngine, handle: dict, text: bytes, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in engine.read_log(handle, 0, 1 << 20):
+        assert time.monotonic() < deadline, f"{text!r} never appeared in the log"
+        time.sleep(0.02)
+
+
+def test_preempt_sends_sigterm_and_the_job_can_save_its_work(engine: LocalEngine) -> None:
+    trap = "echo saved > $AIDC_CHECKPOINT_DIR/state; exit 0"
+    script = f"trap '{trap}' TERM; echo ready; sleep 60 & wait"
+    h = engine.launch(request("p1", command=["sh", "-c", script]))
+    wait_log(engine, h, b"ready")
+    t0 = time.monotonic()
+    engine.preempt(h, grace_s=2, reason="preempted to make room for job big")
+    status = wait_done(engine, h)
+    # Exit code 0 within the grace is still a preemption: it was told to stop.
+    assert (status.outcome, status.exit_code) == (Outcome.PREEMPTED, 0)
+    assert time.monotonic() - t0 < 2
+    assert "make room for job big" in status.reason and status.details["killed"] is False
+    assert status.details["stop_s"] < 2
+    saved = engine.checkpoints_dir / "p1" / "state"
+    assert saved.read_text() == "saved\n"
+    assert b"[aidc] preempted to make room for job big" in engine.read_log(h, 0, 1 << 20)
+
+
+def test_preempt_kills_a_job_that_ignores_sigterm_after_this_calls_grace(
+    engine: LocalEngine,
+) -> None:
+    h = engine.launch(request("p2", command=["sh", "-c", "trap '' TERM; echo ready; sleep 60"]))
+    wait_log(engine, h, b"ready")
+    t0 = time.monotonic()
+    engine.preempt(h, grace_s=2)  # not the engine's cancel grace of 1 s
+    status = wait_done(engine, h)
+    assert status.outcome is Outcome.PREEMPTED and status.details["killed"] is True
+    assert 2.0 <= time.monotonic() - t0 < 2.0 + 1.0
+
+
+def test_a_job_that_ended_before_the_preemption_keeps_its_outcome(engine: LocalEngine) -> None:
+    h = engine.launch(request("p3", command=["sh", "-c", "exit 3"]))
+    assert wait_done(engine, h).outcome is Outcome.FAILED
+    engine.preempt(h, grace_s=1)
+    assert engine.poll(h) == EngineStatus(Outcome.FAILED, 3, "exit code 3")
+
+
+def test_a_requeued_job_runs_again_with_its_checkpoints_workdir_and_log(
+    engine: LocalEngine,
+) -> None:
+    script = (
+        "echo attempt=$AIDC_ATTEMPT ckpt=$AIDC_CHECKPOINT_DIR pwd=$(pwd); "
+        'cat "$AIDC_CHECKPOINT_DIR/from-1" 2>/dev/null; '
+        "echo written-by-$AIDC_ATTEMPT > $AIDC_CHECKPOINT_DIR/from-$AIDC_ATTEMPT; "
+        "touch here-$AIDC_ATTEMPT"
+    )
+    h1 = engine.launch(request("r1", command=["sh", "-c", script]))
+    wait_done(engine, h1)
+    h2 = engine.launch(request("r1", attempt=2, command=["sh", "-c", script]))
+    assert wait_done(engine, h2).outcome is Outcome.SUCCEEDED
+    assert h1["dir"] != h2["dir"] and h1["log"] == h2["log"]
+    ckpt = engine.checkpoints_dir / "r1"
+    work = engine.jobs_dir / "r1" / "work"
+    log = engine.read_log(h2, 0, 1 << 20).decode().splitlines()
+    assert log == [
+        f"attempt=1 ckpt={ckpt} pwd={work}",
+        "--- attempt 2 ---",
+        f"attempt=2 ckpt={ckpt} pwd={work}",
+        "written-by-1",  # attempt 2 sees attempt 1's checkpoint
+    ]
+    assert ckpt.stat().st_mode & 0o777 == 0o700
+    assert (work / "here-1").exists() and (work / "here-2").exists()
+    # recover finds each run, the latest by default; no run starts twice.
+    assert engine.recover("r1", 1)["dir"] == h1["dir"]  # type: ignore[index]
+    assert engine.recover("r1")["dir"] == h2["dir"]  # type: ignore[index]
+    assert engine.recover("r1", 3) is None
+    with pytest.raises(LaunchError, match="attempt 2 was already launched"):
+        engine.launch(request("r1", attempt=2))
+
+
+@pytest.mark.parametrize("how", ["preempt", "cancel"])
+def test_a_stop_right_after_launch_is_not_lost(engine: LocalEngine, how: str) -> None:
+    # The supervisor may not handle SIGTERM yet: it must still stop the job, not die of it.
+    h = engine.launch(request(f"early-{how}", command=["sleep", "60"]))
+    if how == "preempt":
+        engine.preempt(h, grace_s=1)
+    else:
+        engine.cancel(h)
+    status = wait_done(engine, h)
+    assert status.outcome is (Outcome.PREEMPTED if how == "preempt" else Outcome.CANCELLED)
+    assert status.exit_code == -signal.SIGTERM

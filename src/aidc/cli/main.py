@@ -255,7 +255,8 @@ def job(job_id: str, as_json: JsonOpt = False) -> None:
         out.print_json(json.dumps(data))
         return
     spec = j.spec
-    out.print(f"[bold]{j.id}[/] {j.name or ''}  {state(j.state)}  {j.state_reason}")
+    stopping = " (stopping)" if j.stopping else ""
+    out.print(f"[bold]{j.id}[/] {j.name or ''}  {state(j.state)}{stopping}  {j.state_reason}")
     out.print(f"project {j.project}  user {j.user}  priority {spec['priority_class']}")
     run = spec["command"] if spec.get("command") else ["bash", "<script>"]
     out.print(f"command {' '.join(run)}")
@@ -275,6 +276,14 @@ def job(job_id: str, as_json: JsonOpt = False) -> None:
     if j.placement:
         for n in j.placement["nodes"]:
             out.print(f"placed on {n['node']} devices {n['devices']} ({n['accelerator_type']})")
+    if j.attempt:
+        runs = f"attempt {j.attempt}"
+        if j.preemptions:
+            runs += (
+                f", preempted {j.preemptions} time(s), "
+                f"{j.lost_accelerator_seconds:,.0f} accelerator-seconds lost"
+            )
+        out.print(runs)
     if j.exit_code is not None:
         out.print(f"exit code {j.exit_code}")
     table = Table(box=None, header_style="bold", title="history", title_justify="left")
@@ -307,7 +316,7 @@ def cancel(job_id: str) -> None:
         j = c.cancel(job_id)
     out.print(
         f"{j.id} {state(j.state)}"
-        + (" (stopping)" if j.cancel_requested and not j.state.is_terminal else "")
+        + (" (stopping)" if (j.stopping or j.cancel_requested) and not j.state.is_terminal else "")
     )
 
 

@@ -1,21 +1,23 @@
 """The controller: one thread that reconciles the store with the engines.
 
-Each pass: (1) poll the engines for jobs that run, record how finished ones ended, and pass on
-cancel requests; (2) snapshot the queue and nodes, ask the scheduler for decisions, and launch
-them. A pass runs every ``tick_s`` and at once when woken (``wake``: a submission or cancel,
-wired up by bootstrap, or a process exit reported by an engine). On start it first re-reads
-engine state (``recover``): a job that still runs is re-adopted, one that cannot be found is
-LOST, and nothing is started twice.
+Each pass: (1) poll the engines for jobs that run, record how finished (or preempted) ones
+ended, and pass on cancel requests (and preemption requests not yet sent); (2) snapshot the
+queue and nodes, ask the scheduler for decisions, and launch them (``preempt`` carries out
+the scheduler's preemptions). A pass runs every ``tick_s`` and at once when woken
+(``wake``: a submission or cancel, wired up by bootstrap, or a process exit reported by an
+engine). On start it first re-reads engine state (``recover``): a job that still runs is
+re-adopted, one that cannot be found is LOST, and nothing is started twice.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 
 from aidc.core.job_states import JobState
 from aidc.engines.base import EngineStatus, LaunchError, Outcome
-from aidc.scheduler import Explanation, Snapshot, plan
+from aidc.scheduler import Explanation, Preemption, Snapshot, plan
 from aidc.services import execution
 from aidc.services.center import Center
 
@@ -34,6 +36,8 @@ class Controller:
         self._waits: dict[str, Explanation] = {}
         self._waits_written_at = 0.0
         self.waits_interval_s = 1.0
+        # Jobs whose preemption this process handed to the engine (cf. _cancel_sent).
+        self._preempt_sent: set[str] = set()
         for engine in center.engines.values():
             engine.set_listener(self.wake)
 
@@ -78,7 +82,7 @@ class Controller:
                 )
                 continue
             if job.state is JobState.STARTING:
-                handle = engine.recover(job.job_id)
+                handle = engine.recover(job.job_id, job.attempt)
                 if handle is None:
                     execution.record_status(
                         self.center,
@@ -142,11 +146,18 @@ class Controller:
             engine = self.center.engines[job.engine or ""]
             status = engine.poll(job.handle)
             if status.outcome is not Outcome.RUNNING:
+                # PREEMPTED included: record_status requeues the job (or cancels it).
                 execution.record_status(self.center, job.job_id, status)
                 self._cancel_sent.discard(job.job_id)
+                self._preempt_sent.discard(job.job_id)
             elif job.cancel_requested and job.job_id not in self._cancel_sent:
                 engine.cancel(job.handle)
                 self._cancel_sent.add(job.job_id)
+            elif job.preempt_requested and job.job_id not in self._preempt_sent:
+                # Recorded but not (known to be) sent: after a restart or a failed call.
+                order = execution.pending_stop(self.center, job.job_id)
+                if order is not None:
+                    self._send_stop(order)
 
     def _schedule(self) -> None:
         snap = execution.snapshot(self.center)
@@ -155,6 +166,7 @@ class Controller:
             return
         result = plan(snap)
         self._record_waits(snap, list(result.waiting))
+        self.preempt(result.preempt)
         for decision in result.admit:
             admitted = execution.admit(self.center, decision)
             if admitted is None:
@@ -179,3 +191,28 @@ class Controller:
                 execution.record_launched(
                     self.center, request.job_id, handle, reason="process started"
                 )
+
+    # -- preemption (the scheduling pass calls this with its plan's decisions) -------------
+
+    def preempt(self, preemptions: Iterable[Preemption]) -> None:
+        """Stop each job to make room: record the request (one transaction each), then ask
+        the engine outside any transaction. The run's end is recorded by
+        ``_reconcile_running`` like any other, which requeues the job."""
+        for p in preemptions:
+            order = execution.request_preemption(
+                self.center, p.job_id, for_job=p.for_job, reason=p.reason, grace_s=p.grace_s
+            )
+            if order is not None:
+                self._send_stop(order)
+
+    def _send_stop(self, order: execution.StopOrder) -> None:
+        engine = self.center.engines.get(order.engine)
+        if engine is None:
+            return  # _reconcile_running / recover report the job
+        try:
+            engine.preempt(order.handle, order.grace_s, order.reason)
+        except Exception:
+            # Left out of _preempt_sent: the next pass tries again.
+            log.exception("engine %s failed to preempt %s", order.engine, order.job_id)
+            return
+        self._preempt_sent.add(order.job_id)

@@ -25,6 +25,8 @@ class Outcome(StrEnum):
     CANCELLED = "cancelled"
     TIMEOUT = "timeout"
     LOST = "lost"
+    # Stopped on request to make room for another job (it goes back to the queue).
+    PREEMPTED = "preempted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +66,18 @@ class Engine(Protocol):
     def poll(self, handle: Handle) -> EngineStatus:
         """Where the job stands now; LOST when the engine no longer knows it."""
 
-    def recover(self, job_id: str) -> Handle | None:
-        """A handle for a job whose launch was interrupted, if it did start; else None."""
+    def recover(self, job_id: str, attempt: int | None = None) -> Handle | None:
+        """A handle for run ``attempt`` (None: the latest) of a job whose launch was
+        interrupted, if that run did start; else None."""
 
     def cancel(self, handle: Handle) -> None:
         """Ask the job to stop: a grace signal, then a kill after the engine's grace period."""
+
+    def preempt(self, handle: Handle, grace_s: float, reason: str = "") -> None:
+        """Ask the job to stop to make room: SIGTERM to all of it, SIGKILL to what is left
+        after ``grace_s``. Returns at once; the engine enforces the grace. ``poll`` then
+        reports PREEMPTED (even for a job that exits 0 within the grace: it was told to
+        stop), unless the job had already ended by itself before the signal."""
 
     def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
         """Up to ``limit`` bytes of the job's combined stdout/stderr from ``offset``."""

@@ -1,10 +1,14 @@
 """The local engine: each job a supervised subprocess on this host (the embedded default).
 
-Per job a folder under ``<home>/jobs/<id>/`` holds ``launch.json`` (what to run),
-``job.log`` (stdout and stderr), ``work/`` (the default working directory), ``shim.json``
-(written by the supervisor once the command runs) and ``exit.json`` (how it ended). The
-supervisor (local_shim.py) runs in its own session, so jobs survive a server crash and a
-restarted server re-adopts them from these files.
+Per job a folder ``<home>/jobs/<id>/`` holds ``job.log`` (stdout and stderr of every run, in
+order; each run after the first starts with a line ``--- attempt N ---``), ``work/`` (the
+default working directory, kept across requeues) and one folder per run,
+``attempt-<N>/``, with ``launch.json`` (what to run), ``shim.json`` (written by the
+supervisor once the command runs), ``stop.json`` (a stop request: a cancel, or a
+preemption with its grace and reason) and ``exit.json`` (how it ended).
+``<home>/checkpoints/<id>/`` (mode 0700) is the job's checkpoint folder, the same for every
+run. The supervisor (local_shim.py) runs in its own session, so jobs survive a server crash
+and a restarted server re-adopts them from these files.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class LocalEngine:
     def __init__(self, home: Path, nodes: list[Node], grace_s: float = 10.0) -> None:
         self.jobs_dir = home / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoints_dir = home / "checkpoints"
         self._nodes = nodes
         self.grace_s = grace_s
         self._on_change: Callable[[], None] = lambda: None
@@ -58,34 +63,39 @@ class LocalEngine:
         if len(job.placement.nodes) != 1:
             raise LaunchError("the local engine runs single-node jobs only; ask for nodes=1")
         job_dir = self.jobs_dir / job.job_id
-        if (job_dir / "launch.json").exists():
-            # Never start a job twice, whatever the caller believes.
-            raise LaunchError(f"job {job.job_id} was already launched on this host")
+        run_dir = self._run_dir(job.job_id, job.attempt)
+        if (run_dir / "launch.json").exists():
+            # Never start a run twice, whatever the caller believes.
+            raise LaunchError(
+                f"job {job.job_id} attempt {job.attempt} was already launched on this host"
+            )
         work = job_dir / "work"
         work.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
         cwd = job.spec.workdir or str(work)
         if not os.path.isdir(cwd):
             raise LaunchError(f"workdir {cwd} does not exist on this host")
+        checkpoints = self._checkpoint_dir(job.job_id)
         if job.spec.script is not None:
-            script = job_dir / "script.sh"
+            script = run_dir / "script.sh"
             script.write_text(job.spec.script)
             argv = ["/bin/bash", str(script)]
         else:
             argv = list(job.spec.command or [])
         log = job_dir / "job.log"
-        log.touch()
+        _start_log(log, job.attempt)
         launch = {
             "argv": argv,
             "cwd": cwd,
-            "env": self._job_env(job, job_dir, cwd),
+            "env": self._job_env(job, job_dir, cwd, checkpoints),
             "log": str(log),
             "time_limit_s": job.time_limit_s,
             "grace_s": self.grace_s,
         }
-        _write_json(job_dir / "launch.json", launch)
-        with open(job_dir / "shim.err", "wb") as shim_err:
+        _write_json(run_dir / "launch.json", launch)
+        with open(run_dir / "shim.err", "wb") as shim_err:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(SHIM), str(job_dir)],
+                [sys.executable, "-I", "-S", str(SHIM), str(run_dir)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=shim_err,
@@ -95,46 +105,62 @@ class LocalEngine:
         with self._lock:
             self._children[job.job_id] = proc
         threading.Thread(target=self._reap, args=(job.job_id, proc), daemon=True).start()
-        return {"dir": str(job_dir), "pid": proc.pid, "create_time": _create_time(proc.pid)}
+        return {
+            "dir": str(run_dir),
+            "pid": proc.pid,
+            "create_time": _create_time(proc.pid),
+            "log": str(log),
+        }
 
     def poll(self, handle: Handle) -> EngineStatus:
-        job_dir = Path(handle["dir"])
-        status = _read_exit(job_dir)
+        run_dir = Path(handle["dir"])
+        status = _read_exit(run_dir)
         if status is not None:
             return status
         if self._alive(handle):
             return EngineStatus(Outcome.RUNNING)
         # The supervisor may have written exit.json between the two looks.
-        return _read_exit(job_dir) or EngineStatus(
+        return _read_exit(run_dir) or EngineStatus(
             Outcome.LOST,
             reason="the job's supervisor process ended without recording an exit "
             "(killed from outside, or the host rebooted)",
         )
 
-    def recover(self, job_id: str) -> Handle | None:
-        job_dir = self.jobs_dir / job_id
-        if not (job_dir / "launch.json").exists():
+    def recover(self, job_id: str, attempt: int | None = None) -> Handle | None:
+        run_dir = self._run_dir(job_id, attempt)
+        if not (run_dir / "launch.json").exists():
             return None
         deadline = time.monotonic() + RECOVER_WAIT_S
         while True:
             for name in ("shim.json", "exit.json"):
-                if (job_dir / name).exists():
-                    shim = _load_json(job_dir / "shim.json") or {}
+                if (run_dir / name).exists():
+                    shim = _load_json(run_dir / "shim.json") or {}
                     pid = shim.get("pid", 0)
                     assert isinstance(pid, int)
-                    return {"dir": str(job_dir), "pid": pid, "create_time": _create_time(pid)}
+                    return {
+                        "dir": str(run_dir),
+                        "pid": pid,
+                        "create_time": _create_time(pid),
+                        "log": str(self.jobs_dir / job_id / "job.log"),
+                    }
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.05)
 
     def cancel(self, handle: Handle) -> None:
-        if self._alive(handle):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(handle["pid"]), signal.SIGTERM)
+        self._stop(handle, {"kind": "cancel", "at": time.time()})
+
+    def preempt(self, handle: Handle, grace_s: float, reason: str = "") -> None:
+        # The supervisor reads stop.json when the SIGTERM arrives: this call's grace and
+        # reason instead of the cancel grace.
+        stop = {"kind": "preempt", "grace_s": grace_s, "reason": reason, "at": time.time()}
+        self._stop(handle, stop)
 
     def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
+        # Handles from before runs had their own folders have no "log": it sat in "dir".
+        path = handle.get("log") or str(Path(handle["dir"]) / "job.log")
         try:
-            with open(Path(handle["dir"]) / "job.log", "rb") as f:
+            with open(path, "rb") as f:
                 f.seek(offset)
                 return f.read(limit)
         except FileNotFoundError:
@@ -149,8 +175,41 @@ class LocalEngine:
     def _reap(self, job_id: str, proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
         with self._lock:
-            self._children.pop(job_id, None)
+            # A later run of the same job may already be registered under this id.
+            if self._children.get(job_id) is proc:
+                del self._children[job_id]
         self._on_change()
+
+    def _stop(self, handle: Handle, stop: dict[str, object]) -> None:
+        """Write the stop request (atomically), then SIGTERM the supervisor."""
+        if not self._alive(handle):
+            return  # it ended already; poll reports how
+        run_dir = Path(handle["dir"])
+        _write_json(run_dir / "stop.json", stop)
+        # Until it writes shim.json a supervisor may not handle SIGTERM yet (it would die
+        # of it); it reads stop.json itself right after writing shim.json. Each side
+        # writes its file before it looks for the other's, so one of them always acts.
+        if (run_dir / "shim.json").exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(handle["pid"]), signal.SIGTERM)
+
+    def _run_dir(self, job_id: str, attempt: int | None) -> Path:
+        """The folder of run ``attempt``; None: the latest run. Runs launched before
+        attempts were counted (attempt 0) used the job folder itself."""
+        job_dir = self.jobs_dir / job_id
+        if attempt is None:
+            runs = [p.name.removeprefix("attempt-") for p in job_dir.glob("attempt-*")]
+            attempt = max((int(n) for n in runs if n.isdigit()), default=0)
+        return job_dir / f"attempt-{attempt}" if attempt >= 1 else job_dir
+
+    def _checkpoint_dir(self, job_id: str) -> Path:
+        """``<home>/checkpoints/<id>``: one per job, kept across requeues, private (0700)."""
+        path = self.checkpoints_dir / job_id
+        path.mkdir(parents=True, exist_ok=True)
+        # mkdir's mode is filtered by the umask and ignored for existing folders: chmod.
+        os.chmod(self.checkpoints_dir, 0o700)
+        os.chmod(path, 0o700)
+        return path
 
     def _alive(self, handle: Handle) -> bool:
         """The supervisor still runs: same pid *and* same start time (pids get reused)."""
@@ -165,7 +224,9 @@ class LocalEngine:
         except psutil.NoSuchProcess:
             return False
 
-    def _job_env(self, job: LaunchRequest, job_dir: Path, cwd: str) -> dict[str, str]:
+    def _job_env(
+        self, job: LaunchRequest, job_dir: Path, cwd: str, checkpoints: Path
+    ) -> dict[str, str]:
         env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
         env.update(job.spec.env)
         held = job.placement.nodes[0]
@@ -188,6 +249,8 @@ class LocalEngine:
                 "AIDC_CPUS": str(held.cpus),
                 "AIDC_MEMORY_MIB": str(held.memory_mib),
                 "AIDC_TIME_LIMIT_S": str(int(job.time_limit_s)),
+                "AIDC_ATTEMPT": str(job.attempt),
+                "AIDC_CHECKPOINT_DIR": str(checkpoints),
             }
         )
         return env
@@ -209,8 +272,8 @@ def _load_json(path: Path) -> dict[str, object] | None:
         return None
 
 
-def _read_exit(job_dir: Path) -> EngineStatus | None:
-    data = _load_json(job_dir / "exit.json")
+def _read_exit(run_dir: Path) -> EngineStatus | None:
+    data = _load_json(run_dir / "exit.json")
     if data is None:
         return None
     code = data.get("exit_code")
@@ -218,7 +281,20 @@ def _read_exit(job_dir: Path) -> EngineStatus | None:
         Outcome(str(data["outcome"])),
         exit_code=int(code) if isinstance(code, int) else None,
         reason=str(data.get("reason", "")),
+        # How long a stopped job took to stop, and whether it needed SIGKILL.
+        details={k: data[k] for k in ("stop_s", "killed") if k in data},
     )
+
+
+def _start_log(log: Path, attempt: int) -> None:
+    """Create the job's log; a later run appends to it after a line naming its attempt, so
+    log readers see every run in order and their offsets stay valid across requeues."""
+    with open(log, "a+b") as f:  # appends always go to the end
+        if attempt > 1:
+            f.seek(max(f.seek(0, os.SEEK_END) - 1, 0))
+            last = f.read(1)
+            newline = b"\n" if last not in (b"", b"\n") else b""
+            f.write(newline + f"--- attempt {attempt} ---\n".encode())
 
 
 def _write_json(path: Path, data: dict[str, object]) -> None:

@@ -1,10 +1,16 @@
-"""Supervisor of one local job; run as ``python -I -S local_shim.py JOB_DIR``.
+"""Supervisor of one run of a local job; run as ``python -I -S local_shim.py RUN_DIR``.
 
 Standard library only (it starts in ~20 ms). It lives in its own session so that it outlives
 a crashed server, starts the job as the leader of a new process group, enforces the time
 limit, turns a SIGTERM from the server into "stop the whole group: SIGTERM, grace, SIGKILL",
 reaps orphans (it is a child subreaper), and writes ``exit.json`` atomically last, so a
 restarted server can always tell how the job ended.
+
+The server writes ``stop.json`` in RUN_DIR before it sends SIGTERM: a preemption (with
+this stop's grace and reason; the run ends "preempted" however the job exits during the
+grace) or a cancel (grace from ``launch.json``; also any SIGTERM without the file). The
+supervisor looks for the file itself right after writing ``shim.json``, since the server
+only signals a supervisor that has written it (before that, SIGTERM could kill it).
 """
 
 import contextlib
@@ -21,7 +27,22 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 class Stop(Exception):
-    pass
+    """Raised by a signal handler: end the run as ``outcome`` after stopping the job."""
+
+    def __init__(self, outcome: str, reason: str, grace: float) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.grace = grace
+
+
+def _load_json(path: str) -> dict[str, typing.Any]:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _write_json(path: str, data: dict[str, object]) -> None:
@@ -47,7 +68,12 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _reap() -> None:
+def _reap(child: "subprocess.Popen[bytes]") -> None:
+    """Reap exited orphans (this process is their subreaper). The job's own process goes
+    first, through Popen, which keeps its exit status: waitpid(-1) would take it, and
+    Popen would then report exit code 0."""
+    if child.poll() is None:
+        return  # the group is alive anyway while the job's own process runs
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -57,42 +83,69 @@ def _reap() -> None:
             return
 
 
-def _stop_group(pgid: int, grace: float, log: typing.BinaryIO) -> None:
-    """SIGTERM the group, wait up to ``grace`` for it to empty, then SIGKILL what is left."""
+def _stop_group(child: "subprocess.Popen[bytes]", grace: float, log: typing.BinaryIO) -> bool:
+    """SIGTERM the job's process group, wait up to ``grace`` for it to empty, then SIGKILL
+    what is left. Returns whether SIGKILL was needed."""
+    pgid = child.pid
     try:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
-        return
+        return False
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        _reap()
+        _reap(child)
         if not _group_alive(pgid):
-            return
+            return False
         time.sleep(0.02)
     _say(log, f"processes still running {grace:g}s after SIGTERM; sending SIGKILL")
     try:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
-        return
+        return False
     while _group_alive(pgid):
-        _reap()
+        _reap(child)
         time.sleep(0.01)
+    return True
 
 
-def main(job_dir: str) -> None:
-    with open(os.path.join(job_dir, "launch.json")) as f:
+def main(run_dir: str) -> None:
+    with open(os.path.join(run_dir, "launch.json")) as f:
         launch = json.load(f)
     # Not on Linux: orphans go to init instead; the job still runs.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     log = open(launch["log"], "ab", buffering=0)  # noqa: SIM115 - open until exit
-    exit_path = os.path.join(job_dir, "exit.json")
+    exit_path = os.path.join(run_dir, "exit.json")
+    stop_path = os.path.join(run_dir, "stop.json")
+    cancel_grace = float(launch["grace_s"])
+    # Handlers raise only while armed: once the job has ended, a late signal changes nothing.
+    armed = [True]
+    # A stop that arrives while Popen runs is kept until Popen returns: the command may
+    # already run by then, and it must be stopped, not left behind unsupervised.
+    started = [False]
+    deferred: list[Stop] = []
+
+    def stop_now_or_later(stop: Stop) -> None:
+        if not armed[0]:
+            return
+        if not started[0]:
+            deferred.append(stop)
+            return
+        raise stop
 
     def on_term(signum: int, frame: object) -> None:
-        raise Stop("cancelled")
+        stop = _load_json(stop_path)
+        if stop.get("kind") == "preempt":
+            reason = str(stop.get("reason") or "preempted to make room for another job")
+            grace = float(stop.get("grace_s", cancel_grace))
+            stop_now_or_later(Stop("preempted", reason, grace))
+        else:
+            stop_now_or_later(Stop("cancelled", "cancelled", cancel_grace))
 
     def on_alarm(signum: int, frame: object) -> None:
-        raise Stop("timeout")
+        limit = launch["time_limit_s"]
+        reason = f"timeout: exceeded the time limit of {limit}s"
+        stop_now_or_later(Stop("timeout", reason, cancel_grace))
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGALRM, on_alarm)
@@ -106,16 +159,6 @@ def main(job_dir: str) -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    except Stop:
-        _write_json(
-            exit_path,
-            {
-                "outcome": "cancelled",
-                "exit_code": None,
-                "reason": "cancelled before the command started",
-            },
-        )
-        return
     except OSError as e:
         _say(log, f"cannot start {launch['argv'][0]!r}: {e.strerror}")
         _write_json(
@@ -127,44 +170,53 @@ def main(job_dir: str) -> None:
             },
         )
         return
-    outcome, reason = None, ""
+    stopped: Stop | None = None
     try:
+        started[0] = True
         _write_json(
-            os.path.join(job_dir, "shim.json"),
+            os.path.join(run_dir, "shim.json"),
             {"pid": os.getpid(), "pgid": child.pid, "started_at": time.time()},
         )
+        if deferred:
+            raise deferred[0]
+        if os.path.exists(stop_path):  # requested before shim.json existed (see above)
+            on_term(signal.SIGTERM, None)
         signal.setitimer(signal.ITIMER_REAL, float(launch["time_limit_s"]))
-        rc = child.wait()
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        child.wait()
+        armed[0] = False  # a signal before this line is still caught below
     except Stop as stop:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGALRM, signal.SIG_IGN)
-        outcome = str(stop)
-        if outcome == "timeout":
-            reason = f"timeout: exceeded the time limit of {launch['time_limit_s']}s"
-        else:
-            reason = "cancelled"
-        _say(log, f"{reason}; stopping the job (grace {launch['grace_s']:g}s)")
-        _stop_group(child.pid, float(launch["grace_s"]), log)
+        armed[0] = False
+        # A job that had already ended by itself keeps its own outcome.
+        stopped = stop if child.returncode is None else None
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    result: dict[str, object] = {}
+    if stopped is not None:
+        _say(log, f"{stopped.reason}; stopping the job (grace {stopped.grace:g}s)")
+        t0 = time.monotonic()
+        killed = _stop_group(child, stopped.grace, log)
         rc = child.wait()
+        stop_s = round(time.monotonic() - t0, 3)
+        reason = stopped.reason
+        if stopped.outcome == "preempted":
+            how = f"killed after the {stopped.grace:g}s grace" if killed else "exited"
+            reason = f"{reason} ({how}; stopped in {stop_s:.1f}s)"
+        result = {"outcome": stopped.outcome, "reason": reason, "stop_s": stop_s, "killed": killed}
     else:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        rc = child.wait()
         # Like Slurm at job end: whatever the job left running in its group is stopped too.
         if _group_alive(child.pid):
-            _stop_group(child.pid, float(launch["grace_s"]), log)
-    _reap()
-    if outcome is None:
+            _stop_group(child, cancel_grace, log)
+    _reap(child)
+    if not result:
         if rc == 0:
-            outcome, reason = "succeeded", "exit code 0"
+            result = {"outcome": "succeeded", "reason": "exit code 0"}
         elif rc < 0:
-            outcome, reason = "failed", f"killed by signal {signal.Signals(-rc).name}"
+            result = {"outcome": "failed", "reason": f"killed by signal {signal.Signals(-rc).name}"}
         else:
-            outcome, reason = "failed", f"exit code {rc}"
-    _write_json(
-        exit_path,
-        {"outcome": outcome, "exit_code": rc, "reason": reason, "finished_at": time.time()},
-    )
+            result = {"outcome": "failed", "reason": f"exit code {rc}"}
+    _write_json(exit_path, {**result, "exit_code": rc, "finished_at": time.time()})
 
 
 if __name__ == "__main__":

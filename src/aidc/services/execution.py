@@ -14,6 +14,7 @@ from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
 from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
 from aidc.scheduler import Decision, Explanation, Snapshot
+from aidc.services import usage
 from aidc.services.center import Center
 from aidc.services.nodes import inventory_nodes, placed_jobs, pool_engines
 from aidc.services.policy import current as current_policy
@@ -33,6 +34,19 @@ class ActiveJob:
     engine: str | None
     handle: Handle | None
     cancel_requested: bool
+    attempt: int = 0
+    preempt_requested: bool = False
+
+
+@dataclass(frozen=True)
+class StopOrder:
+    """What the controller passes to ``engine.preempt`` once the request is recorded."""
+
+    job_id: str
+    engine: str
+    handle: Handle
+    grace_s: float
+    reason: str
 
 
 def snapshot(center: Center) -> Snapshot:
@@ -101,26 +115,109 @@ def record_launched(center: Center, job_id: str, handle: Handle, *, reason: str)
         )
 
 
+def request_preemption(
+    center: Center, job_id: str, *, for_job: str, reason: str, grace_s: float
+) -> StopOrder | None:
+    """Record that ``job_id`` is to stop so that ``for_job`` can run; the caller then passes
+    the returned order to the engine, outside this transaction. None: nothing for the
+    engine to do, because the job is not running, already stopping (preempted or cancelled)
+    or ADMITTED without a process yet, in which case its placement is withdrawn and it goes
+    back to the queue at once. A STARTING job is left alone: its launch is in flight, and
+    the scheduler asks again once it runs."""
+    now = center.clock()
+    why = f"preempted to make room for job {for_job}: {reason}"
+    with center.db.transaction() as s:
+        row = job_store.get(s, job_id, lock=True)
+        if row is None:
+            return None
+        state = JobState(row.state)
+        if state is JobState.ADMITTED:
+            # No work is lost, so this is no preemption: it simply waits again.
+            job_store.apply_transition(
+                s,
+                row,
+                JobState.QUEUED,
+                at=now,
+                reason=f"placement withdrawn: {why}",
+                actor=CONTROLLER,
+            )
+            return None
+        stopping = row.preempt_requested_at is not None or row.cancel_requested_at is not None
+        if state is not JobState.RUNNING or stopping or row.engine is None or not row.handle:
+            return None
+        row.preempt_requested_at = now
+        job_store.add_note(s, row, at=now, reason=f"{why}; grace {grace_s:g}s", actor=CONTROLLER)
+        return StopOrder(job_id, row.engine, dict(row.handle), grace_s, why)
+
+
+def pending_stop(center: Center, job_id: str) -> StopOrder | None:
+    """The order for a job whose preemption is recorded but may never have reached the
+    engine (the server stopped in between, or the engine call failed): what is left of
+    its class's grace, counted from the request."""
+    now = center.clock()
+    with center.db.read() as s:
+        row = job_store.get(s, job_id)
+        if (
+            row is None
+            or row.state != JobState.RUNNING
+            or row.preempt_requested_at is None
+            or row.engine is None
+            or not row.handle
+        ):
+            return None
+        _, policy = current_policy(s)
+        grace = policy.of_class(row.priority_class).grace_s - (now - row.preempt_requested_at)
+        reason = "preempted to make room for another job (request repeated)"
+        return StopOrder(job_id, row.engine, dict(row.handle), max(0.0, grace), reason)
+
+
 def record_status(center: Center, job_id: str, status: EngineStatus) -> bool:
-    """Record a finished job's outcome; returns True if the job changed state."""
+    """Record how a run ended; returns True if the job changed state.
+
+    A preempted run goes back to the queue (RUNNING -> PREEMPTED -> QUEUED) keeping its
+    ``seq`` and ``submitted_at``, so it keeps its place; all its accelerator time since it
+    started counts as lost. If a cancel was requested too, it ends CANCELLED instead."""
     target = {
         Outcome.SUCCEEDED: JobState.SUCCEEDED,
         Outcome.FAILED: JobState.FAILED,
         Outcome.TIMEOUT: JobState.FAILED,
         Outcome.CANCELLED: JobState.CANCELLED,
         Outcome.LOST: JobState.LOST,
+        Outcome.PREEMPTED: JobState.PREEMPTED,
     }.get(status.outcome)
     if target is None:
         return False
+    now = center.clock()
+    lost = 0.0
     with center.db.transaction() as s:
         row = _locked(s, job_id)
-        if JobState(row.state).is_terminal:
+        state = JobState(row.state)
+        if state.is_terminal:
             return False
-        row.exit_code = status.exit_code
-        job_store.apply_transition(
-            s, row, target, at=center.clock(), reason=status.reason, actor=CONTROLLER
-        )
-    center.bus.publish("job.finished", {"job_id": job_id, "state": str(target)})
+        if state is JobState.RUNNING and row.preempt_requested_at is not None:
+            if row.cancel_requested_at is not None and target is JobState.PREEMPTED:
+                target = JobState.CANCELLED
+            elif row.cancel_requested_at is None and target is JobState.CANCELLED:
+                # An engine (or a supervisor started by an older aidc) that cannot tell a
+                # preemption from a cancel: nobody cancelled it, so it was preempted.
+                target = JobState.PREEMPTED
+        if state is JobState.RUNNING:
+            on_run_ended(s, row, now, target is JobState.PREEMPTED)
+        row.preempt_requested_at = None
+        if target is JobState.PREEMPTED:
+            lost = _requeue(
+                s, row, now, status.reason if status.outcome is Outcome.PREEMPTED else ""
+            )
+        else:
+            reason = status.reason
+            if target is JobState.CANCELLED and status.outcome is Outcome.PREEMPTED:
+                reason = f"cancelled (requested while it was being preempted); {reason}"
+            row.exit_code = status.exit_code
+            job_store.apply_transition(s, row, target, at=now, reason=reason, actor=CONTROLLER)
+    if target is JobState.PREEMPTED:
+        center.bus.publish("job.preempted", {"job_id": job_id, "lost_accelerator_seconds": lost})
+    else:
+        center.bus.publish("job.finished", {"job_id": job_id, "state": str(target)})
     return True
 
 
@@ -148,6 +245,52 @@ def record_waits(center: Center, waits: list[Explanation], seqs: dict[str, int])
             )
 
 
+def on_run_ended(s: Session, row: JobRow, ended_at: float, preempted: bool) -> None:
+    """Accounting hook: called in the recording transaction for every run that ends
+    (finished or preempted), while ``row`` still holds the run's placement and start.
+    Fair share's usage records the run here; the ledger (accounting) will hook in too."""
+    if row.placement is None or row.started_at is None:
+        return
+    _, policy = current_policy(s)
+    usage.record_run(
+        s,
+        row.project_id,
+        placement=row.placement,
+        started_at=row.started_at,
+        ended_at=ended_at,
+        half_life_s=policy.half_life_s,
+        preempted=preempted,
+    )
+
+
+def _requeue(s: Session, row: JobRow, now: float, reason: str) -> float:
+    """RUNNING -> PREEMPTED -> QUEUED; returns the accelerator-seconds the run lost."""
+    started = row.started_at if row.started_at is not None else now
+    lost = max(0.0, now - started) * row.nodes * row.accelerators
+    row.preemptions += 1
+    row.lost_accelerator_seconds += lost
+    row.borrowing = False
+    row.exit_code = None
+    job_store.apply_transition(
+        s,
+        row,
+        JobState.PREEMPTED,
+        at=now,
+        reason=reason or "preempted to make room for another job",
+        actor=CONTROLLER,
+    )
+    # apply_transition drops placement, handle and engine; seq and submitted_at stay.
+    job_store.apply_transition(
+        s,
+        row,
+        JobState.QUEUED,
+        at=now,
+        reason=f"requeued after preemption {row.preemptions}; keeps its place in the queue",
+        actor=CONTROLLER,
+    )
+    return lost
+
+
 def note(center: Center, job_id: str, reason: str) -> None:
     with center.db.transaction() as s:
         job_store.add_note(
@@ -159,7 +302,13 @@ def active_jobs(center: Center) -> list[ActiveJob]:
     with center.db.read() as s:
         return [
             ActiveJob(
-                r.id, JobState(r.state), r.engine, r.handle, r.cancel_requested_at is not None
+                r.id,
+                JobState(r.state),
+                r.engine,
+                r.handle,
+                r.cancel_requested_at is not None,
+                r.attempt,
+                r.preempt_requested_at is not None,
             )
             for r in job_store.in_states(s, [JobState.STARTING, JobState.RUNNING])
         ]

@@ -238,6 +238,11 @@ def _views(
             time_limit_s=r.time_limit_s,
             wait=_wait_view(waits.get(r.seq)),
             cancel_requested=r.cancel_requested_at is not None,
+            attempt=r.attempt,
+            preemptions=r.preemptions,
+            lost_accelerator_seconds=r.lost_accelerator_seconds,
+            stopping=not JobState(r.state).is_terminal
+            and (r.cancel_requested_at is not None or r.preempt_requested_at is not None),
         )
         for r in rows
     ]
