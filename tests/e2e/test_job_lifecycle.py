@@ -20,10 +20,11 @@ def wait_state(
     job_id: str,
     states: set[str],
     timeout: float = 20.0,
+    user: str = "minji",
 ) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        job = job_json(server, job_id)
+        job = job_json(server, job_id, user=user)
         if job["state"] in states or time.monotonic() > deadline:
             return job
         time.sleep(0.1)

@@ -44,7 +44,23 @@ def capacity(
     free = cap.free_devices(accelerator_type)
     total = cap.total_devices.get(accelerator_type, 0)
     most = cap.most_free_on_one_node(accelerator_type)
-    return (
-        Reason.CAPACITY,
-        f"needs {want}; {free} of {total} {accelerator_type} free, at most {most} on one node",
-    )
+    message = f"needs {want}; {free} of {total} {accelerator_type} free, at most {most} on one node"
+    if most >= req.accelerators:
+        # Devices are free but cpus or memory beside them are not: say which.
+        roomiest = max(
+            (
+                f
+                for f in cap.free.values()
+                if f.node.accelerator_type == accelerator_type
+                and len(f.devices) >= req.accelerators
+                and f.node.name not in excluded
+            ),
+            key=lambda f: (f.cpus, f.memory_mib),
+            default=None,
+        )
+        if roomiest is not None:
+            message += (
+                f", but cpus or memory are short there: {roomiest.node.name} has "
+                f"{roomiest.cpus} cpus and {roomiest.memory_mib / 1024:g} GiB free"
+            )
+    return Reason.CAPACITY, message
