@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from aidc.core.resources import Node, Request
+from aidc.scheduler.quota import QuotaState, charges_for
+from aidc.scheduler.snapshot import Quotas
 
 
 def why_infeasible(req: Request, nodes: tuple[Node, ...]) -> tuple[str, str] | None:
@@ -63,3 +65,32 @@ def why_infeasible(req: Request, nodes: tuple[Node, ...]) -> tuple[str, str] | N
             + (" and accelerator type" if req.accelerators else ""),
         )
     return None
+
+
+def why_never_within_nominal(
+    req: Request, project: str, quotas: Quotas, nodes: tuple[Node, ...]
+) -> str | None:
+    """Why a job that may not borrow (interactive) could never start: on every acceptable
+    type it asks more of a managed resource than the project's nominal quota."""
+    state = QuotaState(quotas, nodes, {})
+    types = sorted({n.accelerator_type for n in nodes if req.accepts(n.accelerator_type)})
+    if not req.accelerators:
+        types = ["cpu"]
+    worst = None
+    for t in types:
+        over = [
+            (r, amount, state.project_nominal(project, r))
+            for r, amount in charges_for(req, t).items()
+            if r in state.managed and amount > state.project_nominal(project, r)
+        ]
+        if not over:
+            return None
+        worst = worst or over[0]
+    if worst is None:
+        return None
+    r, amount, nominal = worst
+    return (
+        f"interactive jobs run within nominal quota only: project {project} has {r} "
+        f"nominal {nominal:g} and the job asks {amount:g}; ask for less, or submit it as "
+        "normal to borrow idle quota"
+    )

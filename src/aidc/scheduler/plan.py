@@ -97,11 +97,14 @@ class _Pass:
     def run(self) -> Plan:
         queue, prio = self.order()
         per_project: dict[str, int] = {}
-        for position, job in enumerate(queue, 1):
-            per_project[job.project] = per_project.get(job.project, 0) + 1
+        position = 0
+        for job in queue:
             waits = self.consider(job)
             if waits is None:
                 continue
+            # Places in line count the jobs still waiting, as a user reads a queue.
+            position += 1
+            per_project[job.project] = per_project.get(job.project, 0) + 1
             reason, message, start = waits
             self.waiting.append(
                 Explanation(
@@ -190,11 +193,13 @@ class _Pass:
                         None,
                     )
                 fenced_by = self.blocks.fence_holder(nodes)
-                return (
-                    Reason.PRIORITY,
-                    f"job {fenced_by} waits ahead of it for these nodes (no backfill)",
-                    None,
-                )
+                if fenced_by is not None:
+                    return (
+                        Reason.PRIORITY,
+                        f"job {fenced_by} waits ahead of it for these nodes"
+                        + ("" if self.policy.backfill.enabled else " (no backfill)"),
+                        None,
+                    )
         reason, message = explain.capacity(self.cap, req, t, job.same_rack, excluded)
         if not self.policy.backfill.enabled:
             self.blocks.add_fence(job.job_id, self._partition(job, t))

@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
 from aidc.core.tenancy import Principal, Role, can_cancel_job, can_read_job, can_submit
-from aidc.scheduler.feasibility import why_infeasible
+from aidc.scheduler.feasibility import why_infeasible, why_never_within_nominal
 from aidc.schemas import EventView, JobView, WaitView
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
 from aidc.services.nodes import inventory_nodes
 from aidc.services.policy import current as current_policy
+from aidc.services.quotas import quota_tree
 from aidc.store import jobs as job_store
 from aidc.store.models import JobRow, JobWait, Project, User
 
@@ -42,10 +43,15 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
                 field="project",
             )
         _, policy = current_policy(s)
-        infeasible = why_infeasible(request, inventory_nodes(s))
+        nodes = inventory_nodes(s)
+        infeasible = why_infeasible(request, nodes)
         if infeasible is not None:
             field, message = infeasible
             raise Invalid(f"{field}: {message}", field=field)
+        if not policy.of_class(spec.priority_class).may_borrow:
+            over = why_never_within_nominal(request, spec.project, quota_tree(s), nodes)
+            if over is not None:
+                raise Invalid(f"priority_class: {over}", field="priority_class")
     with center.db.transaction() as s:
         row = job_store.add_job(
             s,

@@ -22,7 +22,7 @@ def test_the_project_that_used_less_goes_first() -> None:
     p = run(ONE, queue, usage={"b": 1e6, "a": 10})
     assert admitted(p) == ["light"]
     w = p.waiting[0]
-    assert (w.job_id, w.position, w.project_position) == ("heavy", 2, 1)
+    assert (w.job_id, w.position, w.project_position) == ("heavy", 1, 1)
 
 
 def test_shares_weigh_usage() -> None:
