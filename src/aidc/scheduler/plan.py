@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from aidc.core import accelerators
 from aidc.core.policy import ClassPolicy, PlacementStrategy, Policy, TypeChoice
-from aidc.core.resources import Placement
+from aidc.core.resources import Placement, Request
 from aidc.scheduler import explain, ordering, preemption
 from aidc.scheduler.backfill import Blocks, earliest_start
 from aidc.scheduler.placement import CPU, Capacity
@@ -25,6 +25,7 @@ from aidc.scheduler.snapshot import (
     Plan,
     Preemption,
     Reason,
+    Reservation,
     RunningJob,
     Snapshot,
 )
@@ -40,6 +41,9 @@ def acceptable_types(job: PendingJob, cap: Capacity, policy: Policy) -> tuple[st
     else:
         types.sort(key=lambda t: (accelerators.billing_weight(t), t))
     return tuple(types)
+
+
+Waiting = tuple[Reason, str, float | None]
 
 
 class _Pass:
@@ -62,7 +66,18 @@ class _Pass:
         self.running = list(s.running)
         self.victims: set[str] = set()
         self.attempts = self.policy.preemption.max_attempts_per_pass
-        self.missed: dict[tuple[object, ...], tuple[Reason, str]] = {}
+        self.missed: set[tuple[object, ...]] = set()
+        # Why a shape waits; cleared by every admission, which changes the free numbers.
+        self.explained: dict[tuple[object, ...], tuple[Reason, str, Reservation | None]] = {}
+        self._types: dict[tuple[tuple[str, ...], float, bool], tuple[str, ...]] = {}
+
+    def types_for(self, job: PendingJob) -> tuple[str, ...]:
+        req = job.request
+        key = (req.accelerator_types, req.min_accelerator_memory_gb, bool(req.accelerators))
+        types = self._types.get(key)
+        if types is None:
+            types = self._types[key] = acceptable_types(job, self.cap, self.policy)
+        return types
 
     def _charged_usage(self, running: tuple[RunningJob, ...]) -> dict[str, Charges]:
         usage: dict[str, Charges] = {}
@@ -81,25 +96,59 @@ class _Pass:
         fair = ordering.fair_share_factors(s.usage, shares, projects)
         prio = ordering.priorities(s.queue, self.policy, self.now, fair, self.cap.total_devices)
 
+        tiers: dict[tuple[str, str, Request], int] = {}
+
         def tier(j: PendingJob) -> int:
-            if self.policy.of_class(j.priority_class).beyond_quota:
-                return 2
-            types = acceptable_types(j, self.cap, self.policy)
-            if not types:
-                return 1
-            return (
-                0 if self.quota.within_nominal(j.project, charges_for(j.request, types[0])) else 1
-            )
+            key = (j.project, j.priority_class, j.request)
+            found = tiers.get(key)
+            if found is None:
+                found = tiers[key] = self._tier(j)
+            return found
 
         key = ordering.sort_key(self.policy, prio, tier)
         return sorted(s.queue, key=lambda j: (*key(j), j.job_id)), prio
+
+    def _tier(self, j: PendingJob) -> int:
+        if self.policy.of_class(j.priority_class).beyond_quota:
+            return 2
+        types = self.types_for(j)
+        if not types:
+            return 1
+        return 0 if self.quota.within_nominal(j.project, charges_for(j.request, types[0])) else 1
+
+    def _generation(self) -> tuple[int, int, int, int]:
+        """Changes whenever the pass's state does (admission, preemption, reservation, fence)."""
+        return (
+            len(self.admit),
+            len(self.preempt),
+            len(self.blocks.reservations),
+            len(self.blocks.fences),
+        )
 
     def run(self) -> Plan:
         queue, prio = self.order()
         per_project: dict[str, int] = {}
         position = 0
+        # Jobs alike (project, class, request, options) wait for the same reason until the
+        # pass's state changes; a long queue is mostly such repeats.
+        outcomes: dict[tuple[object, ...], tuple[tuple[int, int, int, int], Waiting]] = {}
         for job in queue:
-            waits = self.consider(job)
+            key = (
+                job.project,
+                job.priority_class,
+                job.request,
+                job.spread,
+                job.same_rack,
+                job.time_limit_s,
+            )
+            generation = self._generation()
+            hit = outcomes.get(key)
+            if hit is not None and hit[0] == generation:
+                waits: Waiting | None = hit[1]
+            else:
+                waits = self.consider(job)
+                if waits is not None and self._generation() == generation:
+                    outcomes[key] = (generation, waits)
             if waits is None:
                 continue
             # Places in line count the jobs still waiting, as a user reads a queue.
@@ -128,7 +177,7 @@ class _Pass:
         """Admit ``job`` or say why it waits."""
         cls = self.policy.of_class(job.priority_class)
         limit = float(job.time_limit_s or cls.default_time_limit_s)
-        types = acceptable_types(job, self.cap, self.policy)
+        types = self.types_for(job)
         if not types:
             asked = " or ".join(job.request.accelerator_types) or "accelerator"
             return Reason.NO_NODES, f"no {asked} node is up now", None
@@ -155,13 +204,14 @@ class _Pass:
                 job.request, t, spread=spread, same_rack=job.same_rack, excluded=excluded
             )
             if p is None:
-                self.missed[shape] = (Reason.CAPACITY, "")
+                self.missed.add(shape)
                 fit_miss = fit_miss or t
                 continue
             borrowing = not cls.beyond_quota and not self.quota.within_nominal(job.project, c)
             if not cls.beyond_quota:
                 self.quota.add(job.project, c)
             self.admit.append(Decision(job.job_id, p, borrowing, limit))
+            self.explained.clear()
             self.releases.append((self.now + limit, p))
             return None
         made_room = self.try_preemption(job, cls, types, spread, excluded)
@@ -177,30 +227,21 @@ class _Pass:
     ) -> tuple[Reason, str, float | None]:
         """``job`` passed quota on type ``t`` but does not fit: reserve, fence, explain."""
         req = job.request
-        if excluded:
-            free_anyway = self.cap.place(
-                req, t, spread=spread, same_rack=job.same_rack, commit=False
+        key = (t, req, spread, job.same_rack, excluded)
+        why = self.explained.get(key)
+        if why is None:
+            why = self.explained[key] = self._why_blocked(req, t, spread, job.same_rack, excluded)
+        reason, message, holder = why
+        if holder is not None:
+            when = holder.start_at - self.now
+            return (
+                reason,
+                f"{message}, which starts in {when:.0f}s; this job's time limit "
+                f"({limit:.0f}s) runs past that",
+                None,
             )
-            if free_anyway is not None:
-                nodes = frozenset(n.node for n in free_anyway.nodes) & excluded
-                holder = next((self.blocks.holder(n) for n in sorted(nodes)), None)
-                if holder is not None:
-                    when = holder.start_at - self.now
-                    return (
-                        Reason.RESERVED,
-                        f"free capacity is reserved for job {holder.job_id}, which starts in "
-                        f"{when:.0f}s; this job's time limit ({limit:.0f}s) runs past that",
-                        None,
-                    )
-                fenced_by = self.blocks.fence_holder(nodes)
-                if fenced_by is not None:
-                    return (
-                        Reason.PRIORITY,
-                        f"job {fenced_by} waits ahead of it for these nodes"
-                        + ("" if self.policy.backfill.enabled else " (no backfill)"),
-                        None,
-                    )
-        reason, message = explain.capacity(self.cap, req, t, job.same_rack, excluded)
+        if reason is Reason.PRIORITY:
+            return reason, message, None
         if not self.policy.backfill.enabled:
             self.blocks.add_fence(job.job_id, self._partition(job, t))
             return reason, message, None
@@ -221,6 +262,33 @@ class _Pass:
             return reason, message, None
         self.blocks.add_reservation(r)
         return reason, f"{message}; reserved {', '.join(r.nodes)}", r.start_at
+
+    def _why_blocked(
+        self, req: Request, t: str, spread: bool, same_rack: bool, excluded: frozenset[str]
+    ) -> tuple[Reason, str, Reservation | None]:
+        """Why ``req`` does not fit on type ``t``: a reservation or fence ahead of it (with
+        the reservation), or capacity. Cached per shape until the next admission."""
+        if excluded:
+            free_anyway = self.cap.place(req, t, spread=spread, same_rack=same_rack, commit=False)
+            if free_anyway is not None:
+                nodes = frozenset(n.node for n in free_anyway.nodes) & excluded
+                holder = next((self.blocks.holder(n) for n in sorted(nodes)), None)
+                if holder is not None:
+                    return (
+                        Reason.RESERVED,
+                        f"free capacity is reserved for job {holder.job_id}",
+                        holder,
+                    )
+                fenced_by = self.blocks.fence_holder(nodes)
+                if fenced_by is not None:
+                    return (
+                        Reason.PRIORITY,
+                        f"job {fenced_by} waits ahead of it for these nodes"
+                        + ("" if self.policy.backfill.enabled else " (no backfill)"),
+                        None,
+                    )
+        reason, message = explain.capacity(self.cap, req, t, same_rack, excluded)
+        return reason, message, None
 
     def _partition(self, job: PendingJob, t: str) -> frozenset[str]:
         if job.request.accelerators:
