@@ -36,6 +36,11 @@ def submit(server: ServerProcess, *args: str) -> str:
     return r.stdout.strip()
 
 
+def exit_record(server: ServerProcess, job_id: str) -> dict:
+    """The supervisor's exit.json of the job's first run: outcome, stop_s, killed."""
+    return json.loads((server.home / "jobs" / job_id / "attempt-1" / "exit.json").read_text())
+
+
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -101,13 +106,14 @@ def test_cancel_stops_a_sleeping_job_and_its_whole_process_group(server: ServerP
     assert wait_state(server, job_id, {"RUNNING"})["state"] == "RUNNING"
     shim = json.loads((server.home / "jobs" / job_id / "attempt-1" / "shim.json").read_text())
     assert group_alive(shim["pgid"])
-    t0 = time.monotonic()
     r = server.cli("cancel", job_id)
     assert r.returncode == 0, r.stderr
     job = wait_state(server, job_id, {"CANCELLED"}, timeout=10)
-    elapsed = time.monotonic() - t0
     assert job["state"] == "CANCELLED"
-    assert elapsed <= 2.0 + 1.0, f"cancel took {elapsed:.2f}s with a 2s grace"
+    # The supervisor's own account (not wall time around CLI calls, which a loaded machine
+    # stretches): SIGTERM ended the group before the grace, without SIGKILL.
+    stopped = exit_record(server, job_id)
+    assert stopped["killed"] is False and stopped["stop_s"] < 2.0, stopped
     assert not group_alive(shim["pgid"])
     assert "cancel requested by minji" in [e["reason"] for e in job["events"]]
 
@@ -116,12 +122,11 @@ def test_cancel_kills_a_job_that_ignores_sigterm_after_the_grace(server: ServerP
     job_id = submit(server, "--", "sh", "-c", "trap '' TERM; sleep 300 & sleep 300; wait")
     assert wait_state(server, job_id, {"RUNNING"})["state"] == "RUNNING"
     shim = json.loads((server.home / "jobs" / job_id / "attempt-1" / "shim.json").read_text())
-    t0 = time.monotonic()
     assert server.cli("cancel", job_id).returncode == 0
     job = wait_state(server, job_id, {"CANCELLED"}, timeout=10)
-    elapsed = time.monotonic() - t0
     assert job["state"] == "CANCELLED"
-    assert 2.0 <= elapsed <= 2.0 + 1.0, f"took {elapsed:.2f}s; grace is 2s"
+    stopped = exit_record(server, job_id)
+    assert stopped["killed"] is True and 2.0 <= stopped["stop_s"] <= 2.0 + 1.0, stopped
     assert not group_alive(shim["pgid"])
     assert "SIGKILL" in server.cli("logs", job_id).stdout
 
