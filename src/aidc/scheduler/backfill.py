@@ -24,6 +24,8 @@ class Blocks:
 
     reservations: list[Reservation] = field(default_factory=list)
     fences: dict[str, frozenset[str]] = field(default_factory=dict)  # job_id -> nodes
+    # Every fenced node, kept as fences come so a lookup never rebuilds it.
+    fenced: frozenset[str] = frozenset()
     _cache: dict[tuple[bool, ...], frozenset[str]] = field(default_factory=dict)
 
     def add_reservation(self, r: Reservation) -> None:
@@ -32,22 +34,24 @@ class Blocks:
 
     def add_fence(self, job_id: str, nodes: frozenset[str]) -> None:
         self.fences[job_id] = nodes
-        self._cache.clear()
+        if not nodes <= self.fenced:
+            self.fenced = self.fenced | nodes
+            self._cache.clear()
 
     def reserved_nodes(self) -> frozenset[str]:
         return frozenset(n for r in self.reservations for n in r.nodes)
 
     def excluded_for(self, ends_at: float) -> frozenset[str]:
         """Nodes a job ending at ``ends_at`` must not use."""
-        key = tuple(ends_at > r.start_at for r in self.reservations)
+        if not self.reservations:
+            return self.fenced
+        key = tuple([ends_at > r.start_at for r in self.reservations])
         hit = self._cache.get(key)
         if hit is None:
-            nodes: set[str] = set()
+            nodes: set[str] = set(self.fenced)
             for r, touches in zip(self.reservations, key, strict=True):
                 if touches:
                     nodes.update(r.nodes)
-            for fenced in self.fences.values():
-                nodes.update(fenced)
             hit = self._cache[key] = frozenset(nodes)
         return hit
 

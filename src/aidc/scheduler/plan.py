@@ -63,12 +63,12 @@ class _Pass:
         self.releases: list[tuple[float, Placement]] = [
             (s.now if r.stopping else r.ends_by, r.placement) for r in s.running
         ]
-        self.running = list(s.running)
-        self.victims: set[str] = set()
+        self.victim_index: preemption.VictimIndex | None = None
         self.attempts = self.policy.preemption.max_attempts_per_pass
         self.missed: set[tuple[object, ...]] = set()
         # Why a shape waits; cleared by every admission, which changes the free numbers.
         self.explained: dict[tuple[object, ...], tuple[Reason, str, Reservation | None]] = {}
+        self._partitions: dict[str, frozenset[str]] = {}
         self._types: dict[tuple[tuple[str, ...], float, bool], tuple[str, ...]] = {}
 
     def types_for(self, job: PendingJob) -> tuple[str, ...]:
@@ -291,9 +291,13 @@ class _Pass:
         return reason, message, None
 
     def _partition(self, job: PendingJob, t: str) -> frozenset[str]:
-        if job.request.accelerators:
-            return frozenset(n for n, f in self.cap.free.items() if f.node.accelerator_type == t)
-        return frozenset(self.cap.free)
+        key = t if job.request.accelerators else ""
+        nodes = self._partitions.get(key)
+        if nodes is None:
+            nodes = self._partitions[key] = frozenset(
+                n for n, f in self.cap.free.items() if not key or f.node.accelerator_type == t
+            )
+        return nodes
 
     def try_preemption(
         self,
@@ -307,18 +311,13 @@ class _Pass:
         if not pol.enabled or cls.beyond_quota or self.attempts <= 0:
             return None
         self.attempts -= 1
+        if self.victim_index is None:
+            self.victim_index = preemption.VictimIndex(list(self.s.running), self.policy)
+        index = self.victim_index
         for t in types:
             c = charges_for(job.request, t)
             in_nominal = self.quota.within_nominal(job.project, c)
-            pool = preemption.candidates(
-                job,
-                cls,
-                in_nominal,
-                [r for r in self.running if r.job_id not in self.victims or r.stopping],
-                self.quota,
-                self.policy,
-                (t,),
-            )
+            pool = index.candidates(job, cls, in_nominal, self.quota, t)
             if not pool:
                 continue
             found = preemption.find_victims(
@@ -332,6 +331,7 @@ class _Pass:
                 self.policy,
                 spread=spread,
                 excluded=excluded,
+                stopping=index.stopping,
             )
             if found is None:
                 continue
@@ -347,10 +347,9 @@ class _Pass:
             grace = max(grace, vcls.grace_s)
             why = self._victim_reason(v, job)
             self.preempt.append(Preemption(v.job_id, job.job_id, why, vcls.grace_s))
-            self.victims.add(v.job_id)
         # Mark the victims stopping for the rest of the pass, and keep their nodes for this job.
-        stopping = {v.job_id for v in (*found.stop, *found.wait)}
-        self.running = [_stopping(r) if r.job_id in stopping else r for r in self.running]
+        assert self.victim_index is not None
+        self.victim_index.stopping.update(v.job_id for v in found.stop)
         nodes = frozenset(n.node for v in (*found.stop, *found.wait) for n in v.placement.nodes)
         self.blocks.add_fence(job.job_id, nodes)
         if found.stop:
@@ -374,12 +373,6 @@ class _Pass:
             f"project {v.project} borrowed quota that project {job.project} needs back "
             f"for job {job.job_id}"
         )
-
-
-def _stopping(r: RunningJob) -> RunningJob:
-    return RunningJob(
-        r.job_id, r.placement, r.project, r.priority_class, r.started_at, r.time_limit_s, True
-    )
 
 
 def plan(snapshot: Snapshot) -> Plan:

@@ -30,42 +30,58 @@ class Victims:
     wait: tuple[RunningJob, ...]
 
 
-def candidates(
-    job: PendingJob,
-    cls: ClassPolicy,
-    in_nominal: bool,
-    running: list[RunningJob],
-    quota: QuotaState,
-    policy: Policy,
-    types: tuple[str, ...],
-) -> list[RunningJob]:
-    """Running jobs that may give way to ``job``, in the order they should."""
-    out: list[tuple[tuple[object, ...], RunningJob]] = []
-    for v in running:
-        if job.request.accelerators and not any(
-            n.accelerator_type in types for n in v.placement.nodes
-        ):
-            continue
-        vcls = policy.of_class(v.priority_class)
-        if v.stopping:
-            out.append(((0,), v))
-            continue
-        if not vcls.preemptible:
-            continue
-        borrowing = quota.borrowing(v.project)
-        if vcls.beyond_quota and not cls.beyond_quota:
-            tier = 1
-        elif v.project == job.project:
-            if not (policy.preemption.within_project and vcls.factor < cls.factor):
-                continue
-            tier = 3
-        elif policy.preemption.reclaim and in_nominal and borrowing:
-            tier = 2
-        else:
-            continue
-        out.append(((tier, vcls.factor, -v.started_at, v.job_id), v))
-    out.sort(key=lambda e: e[0])
-    return [v for _, v in out[:MAX_VICTIMS]]
+class VictimIndex:
+    """Running jobs by accelerator type and project, built once per pass, so that finding
+    candidates looks at the jobs that could give way, not at every running job."""
+
+    def __init__(self, running: list[RunningJob], policy: Policy) -> None:
+        self.policy = policy
+        self.stopping: set[str] = {r.job_id for r in running if r.stopping}
+        self.by_type: dict[str, dict[str, list[RunningJob]]] = {}
+        for r in running:
+            types = {n.accelerator_type for n in r.placement.nodes if n.devices} or {"cpu"}
+            for t in types:
+                self.by_type.setdefault(t, {}).setdefault(r.project, []).append(r)
+
+    def candidates(
+        self,
+        job: PendingJob,
+        cls: ClassPolicy,
+        in_nominal: bool,
+        quota: QuotaState,
+        accelerator_type: str,
+    ) -> list[RunningJob]:
+        """Running jobs that may give way to ``job``, in the order they should."""
+        policy = self.policy
+        out: list[tuple[tuple[object, ...], RunningJob]] = []
+        projects = self.by_type.get(accelerator_type if job.request.accelerators else "cpu", {})
+        for project in sorted(projects):
+            same = project == job.project
+            borrowing: bool | None = None
+            for v in projects[project]:
+                if v.job_id in self.stopping:
+                    out.append(((0, v.job_id), v))
+                    continue
+                vcls = policy.of_class(v.priority_class)
+                if not vcls.preemptible:
+                    continue
+                if vcls.beyond_quota and not cls.beyond_quota:
+                    tier = 1
+                elif same:
+                    if not (policy.preemption.within_project and vcls.factor < cls.factor):
+                        continue
+                    tier = 3
+                else:
+                    if not (policy.preemption.reclaim and in_nominal):
+                        continue
+                    if borrowing is None:
+                        borrowing = quota.borrowing(project)
+                    if not borrowing:
+                        continue
+                    tier = 2
+                out.append(((tier, vcls.factor, -v.started_at, v.job_id), v))
+        out.sort(key=lambda e: e[0])
+        return [v for _, v in out[:MAX_VICTIMS]]
 
 
 def find_victims(
@@ -80,6 +96,7 @@ def find_victims(
     *,
     spread: bool,
     excluded: frozenset[str],
+    stopping: set[str],
 ) -> Victims | None:
     """The smallest set of ``pool`` (in its order) whose removal lets ``job`` run on
     ``accelerator_type``; None if even all of them would not do."""
@@ -87,7 +104,9 @@ def find_victims(
     removed: list[RunningJob] = []
 
     def fits() -> bool:
-        if not cls.beyond_quota and quota.check(job.project, charges, may_borrow=cls.may_borrow):
+        if not cls.beyond_quota and quota.check_now(
+            job.project, charges, may_borrow=cls.may_borrow
+        ):
             return False
         return (
             cap.place(
@@ -122,7 +141,7 @@ def find_victims(
         # Put back, newest pick first, every victim the job does not need after all.
         needed: list[RunningJob] = []
         for v in reversed(removed):
-            if v.stopping:
+            if v.job_id in stopping:
                 needed.append(v)
                 continue
             restore(v)
@@ -137,6 +156,6 @@ def find_victims(
         return None
     return Victims(
         accelerator_type,
-        stop=tuple(v for v in reversed(removed) if not v.stopping),
-        wait=tuple(v for v in reversed(removed) if v.stopping),
+        stop=tuple(v for v in reversed(removed) if v.job_id not in stopping),
+        wait=tuple(v for v in reversed(removed) if v.job_id in stopping),
     )

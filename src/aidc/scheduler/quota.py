@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from aidc.core.resources import Node, NodeState, Placement, Request
 from aidc.scheduler.snapshot import CPUS, MEMORY, QuotaLimit, Quotas
@@ -50,7 +51,7 @@ def placement_charges(p: Placement) -> Charges:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class QuotaMiss:
     """Why a project cannot take ``asked`` of ``resource`` now."""
 
@@ -64,7 +65,7 @@ class QuotaMiss:
     bound: str
     where: str
 
-    @property
+    @cached_property
     def message(self) -> str:
         unit = "" if self.resource not in (MEMORY,) else " MiB"
         head = (
@@ -142,6 +143,7 @@ class QuotaState:
         self.child_draw: dict[str, dict[str, float]] = {}
         for r in sorted(self.managed):
             self._build(r, usage)
+        self._misses: dict[tuple[str, bool], dict[str, QuotaMiss]] = {}
 
     # -- static tree -----------------------------------------------------------------------
 
@@ -270,7 +272,27 @@ class QuotaState:
         return max(0.0, best), bound, where
 
     def check(self, project: str, c: Charges, *, may_borrow: bool) -> QuotaMiss | None:
-        """None if the project may take ``c`` now; else the first resource that stops it."""
+        """None if the project may take ``c`` now; else the first resource that stops it.
+
+        What is available only shrinks during a pass (what-ifs put back what they take), so
+        once asking ``a`` of a resource missed, asking ``a`` or more misses for the rest of
+        the pass: that answer is remembered, and a long queue of one project costs little.
+        """
+        known = self._misses.get((project, may_borrow))
+        if known:
+            for r, amount in c.items():
+                miss = known.get(r)
+                if miss is not None and amount >= miss.asked:
+                    return miss
+        miss = self.check_now(project, c, may_borrow=may_borrow)
+        if miss is not None:
+            seen = self._misses.setdefault((project, may_borrow), {})
+            if miss.resource not in seen or miss.asked < seen[miss.resource].asked:
+                seen[miss.resource] = miss
+        return miss
+
+    def check_now(self, project: str, c: Charges, *, may_borrow: bool) -> QuotaMiss | None:
+        """``check`` without the memory of earlier misses, for what-ifs that free quota."""
         key = self.key(project)
         for r in sorted(c):
             amount = c[r]
