@@ -1,0 +1,787 @@
+"""Scheduler scale benchmark: ``plan(snapshot)`` at the size of a national center.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/scheduler_scale.py            # full size
+    PYTHONPATH=src .venv/bin/python benchmarks/scheduler_scale.py --jobs 10000 --nodes 200
+
+The scenario is generated from a seeded ``random.Random`` (same seed, same scenario):
+
+* nodes: half h100, two fifths a100 (pool ``gpu``), a tenth rngd NPUs (pool ``npu``), 8
+  devices each, one hardware generation (cpus, memory) per rack of 32 nodes, ``rack`` label;
+* quotas: 4 programs > 20 organisations (cohorts) > 200 projects; nominal h100/a100/rngd
+  quota summing to about 95 % of capacity, some projects with a borrowing or a lending
+  limit, shares 1-4, decayed usage per project;
+* a queue of Philly-like jobs: 75 % one accelerator, 20 % 2/4/8 on one node, 5 % gangs of
+  2-8 nodes x 8; mostly one type, some "a100 or h100", 5 % rngd; normal, opportunistic and
+  interactive classes; time limits from 10 minutes to 3 days; submitted over the past day.
+
+For each policy preset (``fairshare`` and ``fifo`` by default), in the same run:
+
+* ``from_scratch``: an empty cluster and the whole queue; one ``plan()`` timed ``--repeat``
+  times (best and median);
+* ``busy``: the first pass's admits applied as running jobs, the rest of the queue waiting:
+  the steady state of a full cluster with a long queue;
+* ``sustained``: ``--rounds`` rounds from the busy state: jobs past their time limit and a
+  random ``--complete-frac`` of the running ones end, preempted jobs exit, ``now`` moves on
+  ``--step-s``, one pass, its admits start and its victims start stopping.
+  decisions/s = (admits + preemptions) / time spent in ``plan()``;
+* ``memory``: in a fresh process per preset: max RSS after generating the scenario and
+  after one from-scratch pass, tracemalloc's peak during a pass (above its inputs) and the
+  inputs' size. The timed passes run without tracemalloc.
+
+Building a snapshot is timed apart from ``plan()``. A pass that runs past ``--pass-timeout``
+is stopped (SIGALRM) and reported as timed out. Progress goes to stderr; one JSON object
+goes to stdout (and to ``--out``). Targets are reported as pass/fail; the exit status is 0
+either way: this is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import gc
+import json
+import math
+import os
+import platform
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from aidc.core.policy import Policy, preset
+from aidc.core.resources import Node, Request
+from aidc.scheduler import (
+    PendingJob,
+    Plan,
+    QuotaLimit,
+    QuotaNode,
+    Quotas,
+    RunningJob,
+    Snapshot,
+    plan,
+)
+
+TARGET_FULL_PASS_S = 1.0
+TARGET_DECISIONS_PER_S = 2000.0
+SLURM_SUSTAINED_JOBS_PER_S = 500.0
+GIB = 1024
+# 2026-11-25T00:00:00Z: "now" of the scenario; jobs were submitted during the day before.
+NOW = 1_795_564_800.0
+DEVICES_PER_NODE = 8
+NODES_PER_RACK = 32
+# Per accelerator: (cpus, memory GiB). A node has 8 devices and at least 64 cpus / 1 TiB.
+PER_DEVICE = {"h100": (8, 64), "a100": (8, 64), "rngd": (4, 32)}
+# Hardware generations, one per rack: (cpus, memory GiB).
+HARDWARE = {
+    "h100": ((112, 2048), (128, 2048)),
+    "a100": ((64, 1024), (128, 1024), (96, 1536)),
+    "rngd": ((64, 1024), (96, 1024)),
+}
+# Time limits in seconds and their weights: 10 minutes to 3 days (None: the class default).
+TIME_LIMITS = (
+    (600, 10),
+    (1800, 10),
+    (3600, 14),
+    (2 * 3600, 10),
+    (4 * 3600, 10),
+    (8 * 3600, 9),
+    (12 * 3600, 7),
+    (24 * 3600, 10),
+    (48 * 3600, 6),
+    (72 * 3600, 4),
+    (None, 10),
+)
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# -- scenario -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    nodes: tuple[Node, ...]
+    quotas: Quotas
+    usage: dict[str, float]
+    queue: tuple[PendingJob, ...]
+    pool_engines: dict[str, str]
+    projects_by_limit: dict[str, int]
+
+
+def node_counts(total: int) -> dict[str, int]:
+    h100 = total // 2
+    a100 = total * 2 // 5
+    return {"h100": h100, "a100": a100, "rngd": total - h100 - a100}
+
+
+def make_nodes(rng: random.Random, total: int) -> tuple[Node, ...]:
+    nodes: list[Node] = []
+    rack_no = {"gpu": 0, "npu": 0}
+    for kind, count in node_counts(total).items():
+        pool = "npu" if kind == "rngd" else "gpu"
+        prefix = "n" if pool == "npu" else "r"
+        cpus, mem = HARDWARE[kind][0]
+        for i in range(count):
+            if i % NODES_PER_RACK == 0:
+                rack = f"{prefix}{rack_no[pool]:02d}"
+                rack_no[pool] += 1
+                cpus, mem = rng.choice(HARDWARE[kind])
+            nodes.append(
+                Node(
+                    f"{kind}-{i + 1:04d}",
+                    pool,
+                    cpus,
+                    mem * GIB,
+                    kind,
+                    tuple(range(DEVICES_PER_NODE)),
+                    {"rack": rack},
+                )
+            )
+    return tuple(nodes)
+
+
+def make_quotas(
+    rng: random.Random, nodes: tuple[Node, ...], projects: int
+) -> tuple[Quotas, dict[str, float], dict[str, float], dict[str, str], dict[str, int]]:
+    """The cohort tree, decayed usage, each project's submission weight and main GPU type,
+    and how many projects have which kind of limit."""
+    capacity = Counter[str]()
+    for n in nodes:
+        capacity[n.accelerator_type] += n.accelerator_count
+    programs = [f"prog-{i}" for i in range(1, 5)]
+    orgs = [f"org-{i:02d}" for i in range(1, 21)]
+    names = [f"p-{i:03d}" for i in range(1, projects + 1)]
+    org_of = {p: orgs[i * len(orgs) // len(names)] for i, p in enumerate(names)}
+    # Project size: lognormal, so a few projects hold much of the quota (as in practice).
+    size = {p: rng.lognormvariate(0, 1) for p in names}
+    main = {p: rng.choice(("h100", "h100", "a100")) for p in names}
+    has: dict[str, set[str]] = {}
+    for p in names:
+        types = {main[p]}
+        if rng.random() < 0.5:
+            types.add("a100" if main[p] == "h100" else "h100")
+        if rng.random() < 0.25:
+            types.add("rngd")
+        has[p] = types
+    nominal: dict[str, dict[str, float]] = {p: {} for p in names}
+    for t, cap in capacity.items():
+        holders = [p for p in names if t in has[p]]
+        weight = sum(size[p] for p in holders)
+        for p in holders:
+            nominal[p][t] = float(max(1, round(0.95 * cap * size[p] / weight)))
+    kinds = Counter[str]()
+    leaves: list[QuotaNode] = []
+    for p in names:
+        limits: dict[str, QuotaLimit] = {}
+        r = rng.random()
+        kind = "borrowing_limited" if r < 0.25 else "lending_limited" if r < 0.45 else "plain"
+        kinds[kind] += 1
+        for t, amount in nominal[p].items():
+            if kind == "borrowing_limited":
+                borrow = float(round(amount * rng.choice((0, 0.5, 1))))
+                limits[t] = QuotaLimit(amount, borrowing_limit=borrow)
+            elif kind == "lending_limited":  # keeps part of its quota for itself
+                lend = float(round(amount * rng.choice((0, 0.25, 0.5))))
+                limits[t] = QuotaLimit(amount, lending_limit=lend)
+            else:
+                limits[t] = QuotaLimit(amount)
+        leaves.append(QuotaNode(p, org_of[p], limits, float(rng.randint(1, 4))))
+    cohorts = [QuotaNode(p, None) for p in programs]
+    for i, org in enumerate(orgs):
+        limits = {}
+        if i % 5 == 0:
+            # One organisation in five may borrow at most half its own h100 quota again.
+            own = sum(nominal[p].get("h100", 0.0) for p in names if org_of[p] == org)
+            limits["h100"] = QuotaLimit(0.0, borrowing_limit=float(round(own / 2)))
+            kinds["orgs_borrowing_limited"] += 1
+        cohorts.append(QuotaNode(org, programs[i * len(programs) // len(orgs)], limits))
+    # Decayed billing-weighted accelerator-seconds: up to 1.4 times the project's nominal
+    # quota held for a week; one project in ten has used nothing lately.
+    usage: dict[str, float] = {}
+    for p in names:
+        if rng.random() < 0.1:
+            continue
+        held = sum(nominal[p].values())
+        usage[p] = round(held * rng.uniform(0.0, 2.0) * 7 * 86400 * 0.7, 1)
+    return Quotas(tuple(cohorts), tuple(leaves)), usage, size, main, dict(kinds)
+
+
+def make_queue(
+    rng: random.Random, jobs: int, size: dict[str, float], main: dict[str, str]
+) -> tuple[PendingJob, ...]:
+    projects = sorted(size)
+    weights = [size[p] for p in projects]
+    limits = [t for t, _ in TIME_LIMITS]
+    limit_w = [w for _, w in TIME_LIMITS]
+    drafts: list[tuple[float, str, Request, str, float | None, bool]] = []
+    requests: dict[tuple[object, ...], Request] = {}
+    for _ in range(jobs):
+        project = rng.choices(projects, weights)[0]
+        r = rng.random()
+        if r < 0.75:
+            nodes, per_node = 1, 1
+        elif r < 0.95:
+            nodes, per_node = 1, rng.choices((2, 4, 8), (45, 30, 25))[0]
+        else:
+            nodes, per_node = rng.choices((2, 3, 4, 6, 8), (35, 10, 30, 5, 20))[0], 8
+        r = rng.random()
+        if r < 0.05:
+            types: tuple[str, ...] = ("rngd",)
+        elif r < 0.25:
+            types = ("a100", "h100")
+        elif r < 0.85:
+            types = (main[project],)
+        else:
+            types = ("a100",) if main[project] == "h100" else ("h100",)
+        r = rng.random()
+        cls = "opportunistic" if r < 0.10 else "interactive" if r < 0.15 else "normal"
+        limit = rng.choices(limits, limit_w)[0]
+        if cls == "interactive":
+            # Interactive sessions: one node, at most a working day.
+            nodes = 1
+            limit = None if limit is None else min(limit, 8 * 3600)
+        cpus, mem = PER_DEVICE[types[0] if len(types) == 1 else "h100"]
+        key = (nodes, per_node, types)
+        req = requests.get(key)
+        if req is None:
+            req = requests[key] = Request(
+                nodes, cpus * per_node, mem * GIB * per_node, per_node, types
+            )
+        same_rack = nodes > 1 and rng.random() < 0.2
+        drafts.append((NOW - rng.uniform(0, 86400), project, req, cls, limit, same_rack))
+    drafts.sort(key=lambda d: d[0])
+    return tuple(
+        PendingJob(
+            f"j{seq:06d}",
+            req,
+            round(at, 3),
+            project,
+            seq,
+            cls,
+            time_limit_s=None if limit is None else float(limit),
+            same_rack=same_rack,
+        )
+        for seq, (at, project, req, cls, limit, same_rack) in enumerate(drafts, 1)
+    )
+
+
+def generate(seed: int, nodes: int, jobs: int, projects: int) -> Scenario:
+    rng = random.Random(seed)
+    inventory = make_nodes(rng, nodes)
+    quotas, usage, size, main, kinds = make_quotas(rng, inventory, projects)
+    queue = make_queue(rng, jobs, size, main)
+    return Scenario(inventory, quotas, usage, queue, {"gpu": "slurm", "npu": "slurm"}, kinds)
+
+
+def describe(sc: Scenario, generate_s: float) -> dict[str, Any]:
+    devices = Counter[str]()
+    for n in sc.nodes:
+        devices[n.accelerator_type] += n.accelerator_count
+    size = Counter[str]()
+    types = Counter[str]()
+    classes = Counter[str]()
+    demand = 0
+    for j in sc.queue:
+        req = j.request
+        asked = req.nodes * req.accelerators
+        demand += asked
+        size["1" if asked == 1 else "2-8 one node" if req.nodes == 1 else "16-64 gang"] += 1
+        types[",".join(req.accelerator_types)] += 1
+        classes[j.priority_class] += 1
+    return {
+        "generate_s": round(generate_s, 2),
+        "nodes": len(sc.nodes),
+        "nodes_by_type": dict(Counter(n.accelerator_type for n in sc.nodes)),
+        "devices_by_type": dict(devices),
+        "racks": len({(n.pool, n.labels["rack"]) for n in sc.nodes}),
+        "cohorts": len(sc.quotas.cohorts),
+        "projects": len(sc.quotas.projects),
+        "projects_by_limit": sc.projects_by_limit,
+        "nominal_over_capacity": {
+            t: round(sum(p.limits[t].nominal for p in sc.quotas.projects if t in p.limits) / cap, 3)
+            for t, cap in devices.items()
+        },
+        "jobs": len(sc.queue),
+        "jobs_by_size": dict(size),
+        "jobs_by_types": dict(types),
+        "jobs_by_class": dict(classes),
+        "gangs_same_rack": sum(1 for j in sc.queue if j.same_rack),
+        "distinct_requests": len({j.request for j in sc.queue}),
+        "accelerators_asked": demand,
+        "accelerators_asked_over_capacity": round(demand / sum(devices.values()), 2),
+    }
+
+
+# -- cluster state between passes ---------------------------------------------------------
+
+
+class Cluster:
+    """Running and pending jobs as the controller would keep them between passes."""
+
+    def __init__(self, sc: Scenario, policy: Policy) -> None:
+        self.sc = sc
+        self.policy = policy
+        self.now = NOW
+        self.pending: dict[str, PendingJob] = {j.job_id: j for j in sc.queue}
+        self.running: dict[str, RunningJob] = {}
+        self.total_devices = sum(n.accelerator_count for n in sc.nodes)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            self.sc.nodes,
+            tuple(self.running.values()),
+            tuple(self.pending.values()),
+            self.sc.pool_engines,
+            self.sc.quotas,
+            self.sc.usage,
+            self.policy,
+            self.now,
+        )
+
+    def apply(self, p: Plan) -> None:
+        for d in p.admit:
+            job = self.pending.pop(d.job_id)
+            limit = d.time_limit_s if d.time_limit_s is not None else math.inf
+            self.running[d.job_id] = RunningJob(
+                d.job_id, d.placement, job.project, job.priority_class, self.now, limit
+            )
+        for v in p.preempt:
+            r = self.running.get(v.job_id)
+            if r is not None and not r.stopping:
+                self.running[v.job_id] = replace(r, stopping=True)
+
+    def advance(self, rng: random.Random, step_s: float, frac: float) -> dict[str, int]:
+        """``step_s`` later: stopping jobs have exited, jobs past their limit ended, and a
+        random ``frac`` of the others completed."""
+        self.now += step_s
+        gone = {"exited_after_preemption": 0, "reached_time_limit": 0, "completed": 0}
+        for job_id, r in list(self.running.items()):
+            if r.stopping:
+                del self.running[job_id]
+                gone["exited_after_preemption"] += 1
+            elif r.ends_by <= self.now:
+                del self.running[job_id]
+                gone["reached_time_limit"] += 1
+        ids = list(self.running)
+        for job_id in rng.sample(ids, round(frac * len(ids))):
+            del self.running[job_id]
+            gone["completed"] += 1
+        return gone
+
+    def busy_devices(self) -> int:
+        return sum(len(n.devices) for r in self.running.values() for n in r.placement.nodes)
+
+
+# -- timing -------------------------------------------------------------------------------
+
+
+class PassTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Stop the block with PassTimeout after ``seconds`` (SIGALRM; the main thread only)."""
+
+    def fire(_sig: int, _frame: object) -> None:
+        raise PassTimeout
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def timed_plan(s: Snapshot, limit_s: float) -> tuple[Plan | None, float]:
+    """One pass and its wall time; None if it ran past ``limit_s``. Garbage from earlier
+    passes is collected first so that it is not charged to this one; the collector stays on
+    during the pass, as it is in the controller."""
+    gc.collect()
+    t0 = time.perf_counter()
+    try:
+        with deadline(limit_s):
+            p = plan(s)
+    except PassTimeout:
+        return None, time.perf_counter() - t0
+    return p, time.perf_counter() - t0
+
+
+def pass_report(p: Plan, times: list[float], queue: int, build_s: float) -> dict[str, Any]:
+    return {
+        "queue": queue,
+        "snapshot_build_s": round(build_s, 4),
+        "runs_s": [round(t, 3) for t in times],
+        "best_s": round(min(times), 3),
+        "median_s": round(statistics.median(times), 3),
+        "admit": len(p.admit),
+        "admitted_accelerators": sum(len(n.devices) for d in p.admit for n in d.placement.nodes),
+        "preempt": len(p.preempt),
+        "reservations": len(p.reservations),
+        "waiting": len(p.waiting),
+        "waiting_by_reason": dict(Counter(str(w.reason) for w in p.waiting)),
+        "jobs_considered_per_s": round(queue / min(times)),
+    }
+
+
+def timed_passes(
+    c: Cluster, repeat: int, limit_s: float, what: str
+) -> tuple[Plan | None, dict[str, Any]]:
+    t0 = time.perf_counter()
+    s = c.snapshot()
+    build_s = time.perf_counter() - t0
+    times: list[float] = []
+    last: Plan | None = None
+    for i in range(repeat):
+        p, t = timed_plan(s, limit_s)
+        if p is None:
+            log(f"  {what}: run {i + 1} stopped after {t:.1f}s (--pass-timeout {limit_s:g})")
+            return last, {
+                "queue": len(s.queue),
+                "running": len(s.running),
+                "timed_out": True,
+                "pass_timeout_s": limit_s,
+                "runs_s": [round(x, 3) for x in times],
+            }
+        times.append(t)
+        last = p
+        log(f"  {what}: run {i + 1}: {t:.3f}s, {len(p.admit)} admits, load {load()}")
+    assert last is not None
+    rep = pass_report(last, times, len(s.queue), build_s)
+    rep["running"] = len(s.running)
+    return last, rep
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest rank: always a time that was actually observed."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
+
+
+def sustained(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(args.seed + 1)
+    times: list[float] = []
+    builds: list[float] = []
+    admits = preempts = considered = 0
+    gone = Counter[str]()
+    timed_out = False
+    for i in range(args.rounds):
+        gone.update(c.advance(rng, args.step_s, args.complete_frac))
+        t0 = time.perf_counter()
+        s = c.snapshot()
+        builds.append(time.perf_counter() - t0)
+        p, t = timed_plan(s, args.pass_timeout)
+        if p is None:
+            log(f"  sustained: round {i + 1} stopped after {t:.1f}s")
+            timed_out = True
+            break
+        times.append(t)
+        considered += len(s.queue)
+        admits += len(p.admit)
+        preempts += len(p.preempt)
+        c.apply(p)
+        if (i + 1) % 10 == 0 or i == 0:
+            log(
+                f"  sustained: round {i + 1}: {t:.3f}s, {len(p.admit)} admits, "
+                f"{len(p.preempt)} preemptions, load {load()}"
+            )
+    total = sum(times)
+    out: dict[str, Any] = {
+        "rounds": len(times),
+        "step_s": args.step_s,
+        "complete_frac": args.complete_frac,
+        "timed_out": timed_out,
+        "ended": dict(gone),
+        "admits": admits,
+        "preemptions": preempts,
+        "plan_s_total": round(total, 3),
+        "snapshot_build_s_total": round(sum(builds), 3),
+    }
+    if times:
+        out.update(
+            {
+                "decisions_per_s": round((admits + preempts) / total, 1),
+                "admits_per_s": round(admits / total, 1),
+                "passes_per_s": round(len(times) / total, 3),
+                "jobs_considered_per_s": round(considered / total),
+                "pass_p50_s": round(percentile(times, 50), 3),
+                "pass_p99_s": round(percentile(times, 99), 3),
+                "pass_max_s": round(max(times), 3),
+                "running_end": len(c.running),
+                "queue_end": len(c.pending),
+                "busy_devices_end_pct": round(100 * c.busy_devices() / c.total_devices, 1),
+            }
+        )
+    return out
+
+
+def memory_child(args: argparse.Namespace) -> dict[str, Any]:
+    """Memory of one from-scratch pass, in a process of its own (``--memory-of PRESET``), so
+    that neither tracemalloc nor a second copy of the scenario touches the timed passes and
+    max RSS is that of one scenario and one pass:
+
+    1. generate the scenario: max RSS after it;
+    2. one pass, untraced: its time and max RSS after it;
+    3. one pass under tracemalloc: the peak of what the pass allocates (the snapshot it is
+       given was allocated before tracing, so it is not counted);
+    4. the scenario generated again under tracemalloc: the size of the inputs.
+    """
+    policy = preset(args.memory_of)
+    limit = args.pass_timeout
+    out: dict[str, Any] = {"max_rss_mib_after_imports": max_rss_mib()}
+    sc = generate(args.seed, args.nodes, args.jobs, args.projects)
+    s = Cluster(sc, policy).snapshot()
+    out["max_rss_mib_after_generate"] = max_rss_mib()
+    p, t = timed_plan(s, limit)
+    if p is None:
+        out.update({"timed_out": True, "pass_timeout_s": limit})
+        return out
+    out["pass_s"] = round(t, 3)
+    out["max_rss_mib_after_pass"] = max_rss_mib()
+    del p
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    t0 = time.perf_counter()
+    try:
+        with deadline(limit * 4):  # tracemalloc slows Python down several times
+            kept = plan(s)  # kept alive: plan_result_mib is what the Plan itself holds
+    except PassTimeout:
+        tracemalloc.stop()
+        out.update({"timed_out": True, "pass_timeout_s": limit * 4})
+        return out
+    elapsed = time.perf_counter() - t0
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.clear_traces()
+    tracemalloc.reset_peak()
+    other = generate(args.seed, args.nodes, args.jobs, args.projects)
+    scenario = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del other
+    out.update(
+        {
+            "admit": len(kept.admit),
+            "plan_peak_mib": round((peak - base) / 2**20, 1),
+            "plan_result_mib": round((current - base) / 2**20, 1),
+            "pass_s_under_tracemalloc": round(elapsed, 2),
+            "scenario_mib": round(scenario / 2**20, 1),
+        }
+    )
+    return out
+
+
+def memory(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``memory_child`` for preset ``name`` in a fresh interpreter."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-of", name]
+    for flag in ("jobs", "nodes", "projects", "seed", "pass_timeout"):
+        cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=args.pass_timeout * 6 + 120
+        )
+    except subprocess.TimeoutExpired:
+        return {"timed_out": True, "error": "the memory process ran past its time"}
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]}
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+def max_rss_mib() -> float:
+    """Peak RSS of this process: VmHWM, not ru_maxrss, which Linux carries over from the
+    parent through fork and exec (the memory process would report the parent's peak)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def run_preset(name: str, sc: Scenario, args: argparse.Namespace) -> dict[str, Any]:
+    policy = preset(name)
+    out: dict[str, Any] = {"load_before": load()}
+    c = Cluster(sc, policy)
+    log(f"{name}: from scratch, {len(c.pending)} pending on an empty cluster")
+    first, out["from_scratch"] = timed_passes(c, args.repeat, args.pass_timeout, "from scratch")
+    if first is None or out["from_scratch"].get("timed_out"):
+        out["note"] = "the from-scratch pass ran past --pass-timeout; nothing more measured"
+        return out
+    c.apply(first)
+    busy = round(100 * c.busy_devices() / c.total_devices, 1)
+    log(
+        f"{name}: busy cluster, {len(c.running)} running ({busy}% of devices), "
+        f"{len(c.pending)} pending"
+    )
+    _, out["busy"] = timed_passes(c, args.repeat, args.pass_timeout, "busy")
+    out["busy"]["busy_devices_pct"] = busy
+    if not out["busy"].get("timed_out") and args.rounds:
+        log(f"{name}: sustained, {args.rounds} rounds")
+        out["sustained"] = sustained(c, args)
+    if args.memory:
+        log(f"{name}: memory, in a process of its own")
+        out["memory"] = memory(name, args)
+    out["load_after"] = load()
+    return out
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "loadavg_before": load(),
+    }
+
+
+def targets(r: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, res in r["presets"].items():
+        fs = res.get("from_scratch", {})
+        if "best_s" in fs:
+            out[f"{name}_full_pass_s"] = {
+                "target": f"<= {TARGET_FULL_PASS_S:g}",
+                "measured_best": fs["best_s"],
+                "measured_median": fs["median_s"],
+                "pass": fs["median_s"] <= TARGET_FULL_PASS_S,
+            }
+        elif fs.get("timed_out"):
+            out[f"{name}_full_pass_s"] = {
+                "target": f"<= {TARGET_FULL_PASS_S:g}",
+                "measured": f"> {fs['pass_timeout_s']:g} (stopped)",
+                "pass": False,
+            }
+        su = res.get("sustained", {})
+        if "decisions_per_s" in su:
+            out[f"{name}_decisions_per_s"] = {
+                "target": f">= {TARGET_DECISIONS_PER_S:g}",
+                "measured": su["decisions_per_s"],
+                "pass": su["decisions_per_s"] >= TARGET_DECISIONS_PER_S,
+                "slurm_sustained_jobs_per_s": SLURM_SUSTAINED_JOBS_PER_S,
+            }
+    return out
+
+
+def comparison(presets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """fairshare over fifo, for the numbers both presets have (a pass that was stopped counts
+    as at least its timeout)."""
+    a, b = presets.get("fairshare"), presets.get("fifo")
+    if not a or not b:
+        return {}
+    out: dict[str, Any] = {}
+    for phase, key in (
+        ("from_scratch", "median_s"),
+        ("busy", "median_s"),
+        ("sustained", "decisions_per_s"),
+        ("sustained", "pass_p50_s"),
+        ("memory", "plan_peak_mib"),
+    ):
+        pa, pb = a.get(phase, {}), b.get(phase, {})
+        x, y = pa.get(key), pb.get(key)
+        if x is not None and y:
+            out[f"{phase}.{key}"] = {
+                "fairshare": x,
+                "fifo": y,
+                "fairshare_over_fifo": round(x / y, 2),
+            }
+        elif x is not None and key == "median_s" and pb.get("timed_out"):
+            limit = pb["pass_timeout_s"]
+            out[f"{phase}.{key}"] = {
+                "fairshare": x,
+                "fifo": f"> {limit:g} (stopped)",
+                "fairshare_over_fifo": f"< {x / limit:.3g}",
+            }
+    return out
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--jobs", type=int, default=100_000, help="pending jobs (100000)")
+    ap.add_argument("--nodes", type=int, default=2000, help="nodes, 8 devices each (2000)")
+    ap.add_argument("--projects", type=int, default=200, help="projects in 20 cohorts (200)")
+    ap.add_argument("--seed", type=int, default=20261125)
+    ap.add_argument(
+        "--presets",
+        default="fairshare,fifo",
+        help="policy presets, comma-separated (fairshare,fifo)",
+    )
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs of each full pass (3)")
+    ap.add_argument("--rounds", type=int, default=30, help="sustained rounds (30; 0: skip)")
+    ap.add_argument("--step-s", type=float, default=60.0, help="simulated seconds per round (60)")
+    ap.add_argument(
+        "--complete-frac", type=float, default=0.02, help="running jobs ending per round (0.02)"
+    )
+    ap.add_argument(
+        "--pass-timeout", type=float, default=120.0, help="stop a pass after this long (120 s)"
+    )
+    ap.add_argument(
+        "--no-memory", dest="memory", action="store_false", help="skip the memory passes"
+    )
+    ap.add_argument("--memory-of", metavar="PRESET", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help="also write the JSON result to this file")
+    return ap.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    if args.memory_of:
+        print(json.dumps(memory_child(args)))
+        return 0
+    t_run = time.perf_counter()
+    started = dt.datetime.now(dt.UTC)
+    result: dict[str, Any] = {
+        "benchmark": "scheduler_scale",
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
+    log(f"generating {args.nodes} nodes, {args.projects} projects, {args.jobs} jobs")
+    t0 = time.perf_counter()
+    sc = generate(args.seed, args.nodes, args.jobs, args.projects)
+    result["scenario"] = describe(sc, time.perf_counter() - t0)
+    result["presets"] = {}
+    for name in args.presets.split(","):
+        result["presets"][name] = run_preset(name.strip(), sc, args)
+    result["comparison"] = comparison(result["presets"])
+    result["targets"] = targets(result)
+    result["max_rss_mib"] = max_rss_mib()
+    result["machine"]["loadavg_after"] = load()
+    result["total_run_s"] = round(time.perf_counter() - t_run, 1)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
