@@ -29,6 +29,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/submit.py
+	$(BIN)/python benchmarks/scheduler_scale.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
