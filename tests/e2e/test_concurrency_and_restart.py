@@ -12,7 +12,11 @@ from pathlib import Path
 from tests.e2e.test_job_lifecycle import job_json, submit, wait_state
 from tests.server_process import ServerProcess
 
-TWO_GPU_HOST = """
+
+def gpu_host(count: int) -> str:
+    """An inventory of one host with ``count`` a100s and cpus to spare, so that only the
+    GPUs (and quota) limit what runs."""
+    return f"""
 [[pools]]
 name = "local"
 engine = "local"
@@ -23,7 +27,7 @@ pool = "local"
 cpus = 16
 memory = "64G"
 accelerator = "a100"
-count = 2
+count = {count}
 """
 
 
@@ -32,7 +36,7 @@ def test_two_gpus_run_at_most_two_one_gpu_jobs_with_disjoint_devices(
 ) -> None:
     # 16 cpus, so only the two GPUs can be what limits concurrency here.
     inventory = tmp_path / "inventory.toml"
-    inventory.write_text(TWO_GPU_HOST)
+    inventory.write_text(gpu_host(2))
     server = start_server(extra_args=("--inventory", str(inventory)))
     jobs = [
         submit(

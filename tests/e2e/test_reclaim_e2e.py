@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.e2e.test_concurrency_and_restart import gpu_host
 from tests.e2e.test_job_lifecycle import job_json, wait_state
 from tests.server_process import ServerProcess
 
@@ -28,22 +29,6 @@ for i in $(seq 1 250); do sleep 0.1; done
 """
 
 
-# Four a100s on a host with cpus to spare, so that only GPUs and quota limit what runs.
-FOUR_GPU_HOST = """
-[[pools]]
-name = "local"
-engine = "local"
-
-[[nodes]]
-name = "gpu-host"
-pool = "local"
-cpus = 16
-memory = "64G"
-accelerator = "a100"
-count = 4
-"""
-
-
 def submit_as(server: ServerProcess, user: str, project: str, *args: str) -> str:
     r = server.cli("submit", "-p", project, *args, user=user)
     assert r.returncode == 0, r.stderr
@@ -54,7 +39,7 @@ def test_borrowed_gpus_are_reclaimed_gracefully_and_the_borrower_finishes_later(
     start_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
     inventory = tmp_path / "inventory.toml"
-    inventory.write_text(FOUR_GPU_HOST)
+    inventory.write_text(gpu_host(4))
     server = start_server(extra_args=("--inventory", str(inventory)))
     script = tmp_path / "borrower.sh"
     script.write_text(BORROWER)

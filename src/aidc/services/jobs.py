@@ -190,15 +190,7 @@ def _readable(s: Session, p: Principal, job_id: str, *, lock: bool = False) -> J
 def _wait_view(w: JobWait | None) -> WaitView | None:
     if w is None:
         return None
-    return WaitView(
-        reason=w.reason,
-        message=w.message,
-        position=w.position,
-        project_position=w.project_position,
-        priority=w.priority,
-        estimated_start=w.estimated_start,
-        updated_at=w.updated_at,
-    )
+    return WaitView.model_validate(w, from_attributes=True)
 
 
 def _project_names(s: Session, p: Principal) -> list[str]:
