@@ -48,6 +48,7 @@ from tests.server_process import ServerProcess  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import Load, Request, busy_cpu_s, load_report, log, summary  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 USER = "minji"
 PROJECT = "hanbit-vision"
@@ -198,12 +199,6 @@ def _pid(srv: ServerProcess) -> int:
 
 
 def machine() -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
     versions = {}
     for pkg in ("fastapi", "uvicorn", "httpx", "sqlalchemy", "pydantic", "psycopg", "uvloop"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
@@ -214,7 +209,7 @@ def machine() -> dict[str, Any]:
     background = 100 * (busy_cpu_s() - before) / (os.cpu_count() or 1)
     return {
         "cpu_count": os.cpu_count(),
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),

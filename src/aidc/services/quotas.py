@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from aidc.core.accelerators import CATALOG
 from aidc.core.job_states import JobState
+from aidc.core.resources import Placement
+from aidc.scheduler.quota import placement_charges
 from aidc.scheduler.snapshot import CPUS, MEMORY, QuotaLimit, QuotaNode, Quotas
 from aidc.services.errors import Conflict
 from aidc.store.models import Cohort, JobRow, Organisation, Project, Quota
@@ -107,13 +109,10 @@ def project_use(
 
 def placement_use(placement: Mapping[str, Any] | None) -> dict[str, float]:
     """Resources a placement (``Placement.to_dict()``) holds, summed over its nodes."""
-    out: dict[str, float] = defaultdict(float)
-    for n in (placement or {}).get("nodes", ()):
-        if n["devices"] and n["accelerator_type"] != "cpu":
-            out[n["accelerator_type"]] += len(n["devices"])
-        out[CPUS] += n["cpus"]
-        out[MEMORY] += n["memory_mib"]
-    return {k: v for k, v in out.items() if v}
+    if not placement:
+        return {}
+    held = placement_charges(Placement.from_dict(dict(placement)))
+    return {k: float(v) for k, v in held.items() if v}
 
 
 # -- helpers ------------------------------------------------------------------------------
