@@ -56,15 +56,15 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from aidc.core.policy import Policy, preset
 from aidc.scheduler import (
     PendingJob,
     Plan,
+    Planner,
     RunningJob,
     Snapshot,
-    plan,
 )
 from machine import cpu_model
 from scheduler_scenario import NOW, Scenario, describe, generate
@@ -161,27 +161,43 @@ def deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def timed_plan(s: Snapshot, limit_s: float) -> tuple[Plan | None, float]:
-    """One pass and its wall time; None if it ran past ``limit_s``. Garbage from earlier
-    passes is collected first so that it is not charged to this one; the collector stays on
-    during the pass, as it is in the controller."""
+class Timed(NamedTuple):
+    plan: Plan | None  # None: stopped at the deadline
+    plan_s: float  # deciding: plan() returns
+    explain_s: float  # then reading every waiting job's explanation (Plan.waiting)
+
+
+def timed_plan(planner: Planner, s: Snapshot, limit_s: float) -> Timed:
+    """One pass and its wall time, then the explanations of the waiting jobs (built on
+    first read) and theirs; None if they ran past ``limit_s``. Garbage from earlier passes
+    is collected first so that it is not charged to this one; the collector stays on during
+    the pass, as it is in the controller."""
     gc.collect()
     t0 = time.perf_counter()
     try:
         with deadline(limit_s):
-            p = plan(s)
+            p = planner.plan(s)
+            t1 = time.perf_counter()
+            p.waiting  # noqa: B018 (built on first read: that is what is timed)
     except PassTimeout:
-        return None, time.perf_counter() - t0
-    return p, time.perf_counter() - t0
+        return Timed(None, time.perf_counter() - t0, 0.0)
+    return Timed(p, t1 - t0, time.perf_counter() - t1)
 
 
-def pass_report(p: Plan, times: list[float], queue: int, build_s: float) -> dict[str, Any]:
+def pass_report(p: Plan, runs: list[Timed], queue: int, build_s: float) -> dict[str, Any]:
+    times = [r.plan_s for r in runs]
+    explain = [r.explain_s for r in runs]
+    full = [r.plan_s + r.explain_s for r in runs]
     return {
         "queue": queue,
         "snapshot_build_s": round(build_s, 4),
         "runs_s": [round(t, 3) for t in times],
         "best_s": round(min(times), 3),
         "median_s": round(statistics.median(times), 3),
+        "explain_runs_s": [round(t, 3) for t in explain],
+        "explain_median_s": round(statistics.median(explain), 3),
+        "with_explanations_best_s": round(min(full), 3),
+        "with_explanations_median_s": round(statistics.median(full), 3),
         "admit": len(p.admit),
         "admitted_accelerators": sum(len(n.devices) for d in p.admit for n in d.placement.nodes),
         "preempt": len(p.preempt),
@@ -195,27 +211,32 @@ def pass_report(p: Plan, times: list[float], queue: int, build_s: float) -> dict
 def timed_passes(
     c: Cluster, repeat: int, limit_s: float, what: str
 ) -> tuple[Plan | None, dict[str, Any]]:
+    """``repeat`` passes over the same state, each with a new ``Planner`` (nothing kept
+    from an earlier pass: the cost of a first pass after a start)."""
     t0 = time.perf_counter()
     s = c.snapshot()
     build_s = time.perf_counter() - t0
-    times: list[float] = []
+    runs: list[Timed] = []
     last: Plan | None = None
     for i in range(repeat):
-        p, t = timed_plan(s, limit_s)
-        if p is None:
-            log(f"  {what}: run {i + 1} stopped after {t:.1f}s (--pass-timeout {limit_s:g})")
+        r = timed_plan(Planner(), s, limit_s)
+        if r.plan is None:
+            log(f"  {what}: run {i + 1} stopped after {r.plan_s:.1f}s (--pass-timeout {limit_s:g})")
             return last, {
                 "queue": len(s.queue),
                 "running": len(s.running),
                 "timed_out": True,
                 "pass_timeout_s": limit_s,
-                "runs_s": [round(x, 3) for x in times],
+                "runs_s": [round(x.plan_s, 3) for x in runs],
             }
-        times.append(t)
-        last = p
-        log(f"  {what}: run {i + 1}: {t:.3f}s, {len(p.admit)} admits, load {load()}")
+        runs.append(r)
+        last = r.plan
+        log(
+            f"  {what}: run {i + 1}: {r.plan_s:.3f}s + {r.explain_s:.3f}s explaining, "
+            f"{len(last.admit)} admits, load {load()}"
+        )
     assert last is not None
-    rep = pass_report(last, times, len(s.queue), build_s)
+    rep = pass_report(last, runs, len(s.queue), build_s)
     rep["running"] = len(s.running)
     return last, rep
 
@@ -227,8 +248,13 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def sustained(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
+    """Rounds of completions and passes with one ``Planner`` kept from round to round, as
+    the controller keeps it (it first sees the starting state once, untimed)."""
     rng = random.Random(args.seed + 1)
+    planner = Planner()
+    planner.plan(c.snapshot())
     times: list[float] = []
+    explain: list[float] = []
     builds: list[float] = []
     admits = preempts = considered = 0
     gone = Counter[str]()
@@ -238,20 +264,22 @@ def sustained(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         s = c.snapshot()
         builds.append(time.perf_counter() - t0)
-        p, t = timed_plan(s, args.pass_timeout)
-        if p is None:
-            log(f"  sustained: round {i + 1} stopped after {t:.1f}s")
+        r = timed_plan(planner, s, args.pass_timeout)
+        if r.plan is None:
+            log(f"  sustained: round {i + 1} stopped after {r.plan_s:.1f}s")
             timed_out = True
             break
+        p, t = r.plan, r.plan_s
         times.append(t)
+        explain.append(r.explain_s)
         considered += len(s.queue)
         admits += len(p.admit)
         preempts += len(p.preempt)
         c.apply(p)
         if (i + 1) % 10 == 0 or i == 0:
             log(
-                f"  sustained: round {i + 1}: {t:.3f}s, {len(p.admit)} admits, "
-                f"{len(p.preempt)} preemptions, load {load()}"
+                f"  sustained: round {i + 1}: {t:.3f}s + {r.explain_s:.3f}s explaining, "
+                f"{len(p.admit)} admits, {len(p.preempt)} preemptions, load {load()}"
             )
     total = sum(times)
     out: dict[str, Any] = {
@@ -269,6 +297,13 @@ def sustained(c: Cluster, args: argparse.Namespace) -> dict[str, Any]:
         out.update(
             {
                 "decisions_per_s": round((admits + preempts) / total, 1),
+                # If every pass also explained every waiting job (the controller explains at
+                # most once a second).
+                "decisions_per_s_explaining_every_pass": round(
+                    (admits + preempts) / (total + sum(explain)), 1
+                ),
+                "explain_p50_s": round(percentile(explain, 50), 3),
+                "explain_max_s": round(max(explain), 3),
                 "admits_per_s": round(admits / total, 1),
                 "passes_per_s": round(len(times) / total, 3),
                 "jobs_considered_per_s": round(considered / total),
@@ -300,20 +335,23 @@ def memory_child(args: argparse.Namespace) -> dict[str, Any]:
     sc = generate(args.seed, args.nodes, args.jobs, args.projects)
     s = Cluster(sc, policy).snapshot()
     out["max_rss_mib_after_generate"] = max_rss_mib()
-    p, t = timed_plan(s, limit)
-    if p is None:
+    r = timed_plan(Planner(), s, limit)
+    if r.plan is None:
         out.update({"timed_out": True, "pass_timeout_s": limit})
         return out
-    out["pass_s"] = round(t, 3)
+    out["pass_s"] = round(r.plan_s, 3)
+    out["explain_s"] = round(r.explain_s, 3)
     out["max_rss_mib_after_pass"] = max_rss_mib()
-    del p
+    del r
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     t0 = time.perf_counter()
     try:
         with deadline(limit * 4):  # tracemalloc slows Python down several times
-            kept = plan(s)  # kept alive: plan_result_mib is what the Plan itself holds
+            # Kept alive, explanations built: plan_result_mib is what the Plan holds.
+            kept = Planner().plan(s)
+            kept.waiting  # noqa: B018
     except PassTimeout:
         tracemalloc.stop()
         out.update({"timed_out": True, "pass_timeout_s": limit * 4})
@@ -415,11 +453,13 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
     for name, res in r["presets"].items():
         fs = res.get("from_scratch", {})
         if "best_s" in fs:
+            # The full pass: deciding and explaining every waiting job.
             out[f"{name}_full_pass_s"] = {
                 "target": f"<= {TARGET_FULL_PASS_S:g}",
-                "measured_best": fs["best_s"],
-                "measured_median": fs["median_s"],
-                "pass": fs["median_s"] <= TARGET_FULL_PASS_S,
+                "measured_best": fs["with_explanations_best_s"],
+                "measured_median": fs["with_explanations_median_s"],
+                "deciding_median": fs["median_s"],
+                "pass": fs["with_explanations_median_s"] <= TARGET_FULL_PASS_S,
             }
         elif fs.get("timed_out"):
             out[f"{name}_full_pass_s"] = {

@@ -12,12 +12,13 @@ re-adopted, one that cannot be found is LOST, and nothing is started twice.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterable
 
 from aidc.core.job_states import JobState
 from aidc.engines.base import EngineStatus, LaunchError, Outcome
-from aidc.scheduler import Explanation, Preemption, Snapshot, plan
+from aidc.scheduler import Explanation, Plan, Planner, Preemption, Snapshot
 from aidc.services import execution
 from aidc.services.center import Center
 
@@ -34,8 +35,10 @@ class Controller:
         self._thread: threading.Thread | None = None
         self._cancel_sent: set[str] = set()
         self._waits: dict[str, Explanation] = {}
-        self._waits_written_at = 0.0
+        self._waits_written_at = -math.inf
         self.waits_interval_s = 1.0
+        # Keeps the queue's grouping from pass to pass (see aidc.scheduler.Planner).
+        self.planner = Planner()
         # Jobs whose preemption this process handed to the engine (cf. _cancel_sent).
         self._preempt_sent: set[str] = set()
         for engine in center.engines.values():
@@ -112,32 +115,23 @@ class Controller:
         self._reconcile_running()
         self._schedule()
 
-    def _record_waits(self, snap: Snapshot, waits: list[Explanation]) -> None:
-        """Store what changed in the scheduler's explanations since the last pass.
+    def _record_waits(self, snap: Snapshot, result: Plan | None) -> None:
+        """Store what changed in the scheduler's explanations, at most every
+        ``waits_interval_s``.
 
-        Positions shift whenever a job ahead leaves; writing every shift of a long queue on
-        every pass would cost more than the pass, so unchanged rows are skipped and a
-        full rewrite of shifted rows happens at most every ``waits_interval_s``.
+        A plan explains its waiting jobs only when asked (for a long queue that costs more
+        than deciding), and positions shift whenever a job ahead leaves: so explanations are
+        read and written at most once an interval, and only the rows that changed.
         """
-        seqs = {j.job_id: j.seq for j in snap.queue}
         now = self.center.clock()
-        fresh = {w.job_id: w for w in waits}
-        changed = []
-        due = now - self._waits_written_at >= self.waits_interval_s
-        for w in waits:
-            old = self._waits.get(w.job_id)
-            if old == w:
-                continue
-            if old is None or old.reason != w.reason or old.message != w.message or due:
-                changed.append(w)
+        if now - self._waits_written_at < self.waits_interval_s:
+            return
+        self._waits_written_at = now
+        waits = result.waiting if result is not None else ()
+        changed = [w for w in waits if self._waits.get(w.job_id) != w]
         if changed:
-            execution.record_waits(self.center, changed, seqs)
-            if due:
-                self._waits_written_at = now
-        for w in changed:
-            self._waits[w.job_id] = w
-        for j in [j for j in self._waits if j not in fresh]:
-            del self._waits[j]
+            execution.record_waits(self.center, changed, {j.job_id: j.seq for j in snap.queue})
+        self._waits = {w.job_id: w for w in waits}
 
     def _reconcile_running(self) -> None:
         for job in execution.active_jobs(self.center):
@@ -162,10 +156,10 @@ class Controller:
     def _schedule(self) -> None:
         snap = execution.snapshot(self.center)
         if not snap.queue:
-            self._record_waits(snap, [])
+            self._record_waits(snap, None)
             return
-        result = plan(snap)
-        self._record_waits(snap, list(result.waiting))
+        result = self.planner.plan(snap)
+        self._record_waits(snap, result)
         self.preempt(result.preempt)
         for decision in result.admit:
             admitted = execution.admit(self.center, decision)

@@ -26,6 +26,8 @@ class Blocks:
     fences: dict[str, frozenset[str]] = field(default_factory=dict)  # job_id -> nodes
     # Every fenced node, kept as fences come so a lookup never rebuilds it.
     fenced: frozenset[str] = frozenset()
+    # How often ``fenced`` grew: a fence inside it changes no answer of a later lookup.
+    growth: int = 0
     _cache: dict[tuple[bool, ...], frozenset[str]] = field(default_factory=dict)
 
     def add_reservation(self, r: Reservation) -> None:
@@ -36,6 +38,7 @@ class Blocks:
         self.fences[job_id] = nodes
         if not nodes <= self.fenced:
             self.fenced = self.fenced | nodes
+            self.growth += 1
             self._cache.clear()
 
     def reserved_nodes(self) -> frozenset[str]:
@@ -54,6 +57,13 @@ class Blocks:
                     nodes.update(r.nodes)
             hit = self._cache[key] = frozenset(nodes)
         return hit
+
+    def alike_until(self, ends_at: float) -> float:
+        """A job ending after the returned time must keep off every node that one ending at
+        ``ends_at`` must (-inf: any job must)."""
+        return max(
+            (r.start_at for r in self.reservations if ends_at > r.start_at), default=-math.inf
+        )
 
     def holder(self, node: str) -> Reservation | None:
         for r in self.reservations:

@@ -17,12 +17,12 @@ first, then work that would borrow, then opportunistic work; within a tier by pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from aidc.core.policy import Ordering, Policy
 from aidc.scheduler.snapshot import PendingJob
 
-SortKey = tuple[float, ...]
+SortKey = tuple[float | str, ...]
 
 
 def fair_share_factors(
@@ -42,43 +42,85 @@ def fair_share_factors(
     return out
 
 
-def priorities(
-    queue: tuple[PendingJob, ...],
-    policy: Policy,
-    now: float,
-    fair_share: Mapping[str, float],
-    cluster_size: Mapping[str, int],
-) -> dict[str, float]:
-    """Normalised multifactor priority in [0, 1] of every pending job."""
-    w = policy.weights
-    total = w.fairshare + w.age + w.size + w.priority_class or 1.0
-    all_accelerators = sum(v for k, v in cluster_size.items() if k != "cpu") or 1
-    out: dict[str, float] = {}
-    for job in queue:
+class Ranker:
+    """What ranking every group needs from the policy in one pass."""
+
+    __slots__ = ("accelerators", "age_weight", "max_age_s", "now", "ordering", "policy", "total")
+
+    def __init__(self, policy: Policy, now: float, all_accelerators: int) -> None:
+        w = policy.weights
+        self.policy = policy
+        self.now = now
+        self.ordering = policy.ordering
+        self.age_weight = w.age
+        self.max_age_s = w.max_age_s
+        self.total = w.fairshare + w.age + w.size + w.priority_class or 1.0
+        self.accelerators = all_accelerators or 1
+
+    def ranking(self, job: PendingJob, fair_share: float, tier: int) -> Ranking:
+        """The ranking of ``job``'s group (jobs alike: same project, class, request, nice)."""
+        w = self.policy.weights
         req = job.request
-        age = min(1.0, max(0.0, now - job.submitted_at) / w.max_age_s)
-        size = min(1.0, req.nodes * req.accelerators / all_accelerators)
-        raw = (
-            w.fairshare * fair_share.get(job.project, 1.0)
-            + w.age * age
-            + w.size * size
-            + w.priority_class * policy.of_class(job.priority_class).factor
-            - job.nice
-        )
-        out[job.job_id] = max(0.0, raw / total)
-    return out
+        cls = self.policy.of_class(job.priority_class)
+        size = min(1.0, req.nodes * req.accelerators / self.accelerators)
+        base = w.fairshare * fair_share + w.size * size + w.priority_class * cls.factor - job.nice
+        return Ranking(self, base, tier, float(job.time_limit_s or cls.default_time_limit_s))
 
 
-def sort_key(
-    policy: Policy, priority: Mapping[str, float], tier: Callable[[PendingJob], int]
-) -> Callable[[PendingJob], SortKey]:
-    if policy.ordering is Ordering.FIFO:
-        return lambda j: (j.submitted_at, j.seq)
-    if policy.ordering is Ordering.SJF:
-        return lambda j: (
-            tier(j),
-            j.time_limit_s or policy.of_class(j.priority_class).default_time_limit_s,
-            j.submitted_at,
-            j.seq,
+class Ranking:
+    """Sort keys and priorities of one group's jobs in one pass (``queue_index.Group``).
+
+    ``key(job)`` orders jobs across groups; within a group it agrees with submission order,
+    since jobs alike differ in priority only by age. ``priority(job)`` is the normalised
+    multifactor priority in [0, 1].
+    """
+
+    __slots__ = ("_base", "_limit", "_r", "_tier", "key")
+
+    def __init__(self, ranker: Ranker, base: float, tier: int, limit: float) -> None:
+        self._r = ranker
+        self._base = base
+        self._tier = tier
+        self._limit = limit
+        self.key: Callable[[PendingJob], SortKey] = (
+            self._fifo
+            if ranker.ordering is Ordering.FIFO
+            else self._sjf
+            if ranker.ordering is Ordering.SJF
+            else self._priority
         )
-    return lambda j: (tier(j), -priority[j.job_id], j.submitted_at, j.seq)
+
+    def priority(self, job: PendingJob) -> float:
+        r = self._r
+        waited = r.now - job.submitted_at
+        age = waited / r.max_age_s if waited > 0 else 0.0
+        raw = (self._base + r.age_weight * (age if age < 1.0 else 1.0)) / r.total
+        return raw if raw > 0 else 0.0
+
+    def ranked(
+        self, jobs: Iterable[PendingJob], keys: list[SortKey], priorities: list[float]
+    ) -> None:
+        """Append ``key(job)`` and ``priority(job)`` of each job: the same arithmetic,
+        inlined, since it runs once for every waiting job when a plan is explained."""
+        r = self._r
+        now, max_age, weight, total, base = r.now, r.max_age_s, r.age_weight, r.total, self._base
+        by_priority = r.ordering is Ordering.PRIORITY
+        for job in jobs:
+            waited = now - job.submitted_at
+            age = waited / max_age if waited > 0 else 0.0
+            raw = (base + weight * (age if age < 1.0 else 1.0)) / total
+            priority = raw if raw > 0 else 0.0
+            priorities.append(priority)
+            if by_priority:
+                keys.append((self._tier, -priority, job.submitted_at, job.seq, job.job_id))
+            else:
+                keys.append(self.key(job))
+
+    def _fifo(self, job: PendingJob) -> SortKey:
+        return (job.submitted_at, job.seq, job.job_id)
+
+    def _sjf(self, job: PendingJob) -> SortKey:
+        return (self._tier, self._limit, job.submitted_at, job.seq, job.job_id)
+
+    def _priority(self, job: PendingJob) -> SortKey:
+        return (self._tier, -self.priority(job), job.submitted_at, job.seq, job.job_id)

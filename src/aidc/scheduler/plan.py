@@ -11,16 +11,21 @@ For each pending job, in the order ``ordering`` gives:
 
 from __future__ import annotations
 
+import heapq
+import math
+from functools import partial
+
 from aidc.core import accelerators
-from aidc.core.policy import ClassPolicy, PlacementStrategy, Policy, TypeChoice
+from aidc.core.policy import PlacementStrategy, Policy, TypeChoice
 from aidc.core.resources import Placement, Request
 from aidc.scheduler import explain, ordering, preemption
 from aidc.scheduler.backfill import Blocks, earliest_start
 from aidc.scheduler.placement import CPU, Capacity
+from aidc.scheduler.queue_index import Group, QueueIndex
 from aidc.scheduler.quota import Charges, QuotaMiss, QuotaState, charges_for, placement_charges
 from aidc.scheduler.snapshot import (
     Decision,
-    Explanation,
+    Explained,
     PendingJob,
     Plan,
     Preemption,
@@ -29,6 +34,7 @@ from aidc.scheduler.snapshot import (
     RunningJob,
     Snapshot,
 )
+from aidc.scheduler.waiting import Kind, Waiting, Walk, explain_waiting
 
 
 def acceptable_types(job: PendingJob, cap: Capacity, policy: Policy) -> tuple[str, ...]:
@@ -43,14 +49,13 @@ def acceptable_types(job: PendingJob, cap: Capacity, policy: Policy) -> tuple[st
     return tuple(types)
 
 
-Waiting = tuple[Reason, str, float | None]
-
-
 class _Pass:
     """The mutable state of one pass; ``plan`` is its only user."""
 
-    def __init__(self, s: Snapshot) -> None:
+    def __init__(self, s: Snapshot, thorough: bool = False) -> None:
         self.s = s
+        # Consider every job in turn (for tests: the same decisions, the slow way).
+        self.thorough = thorough
         self.policy = s.policy
         self.now = s.now
         self.cap = Capacity(s.nodes, s.running, self.policy.placement.topology_label)
@@ -58,7 +63,6 @@ class _Pass:
         self.blocks = Blocks()
         self.admit: list[Decision] = []
         self.preempt: list[Preemption] = []
-        self.waiting: list[Explanation] = []
         # Ends of what holds capacity, for reservations: running jobs and this pass's admits.
         self.releases: list[tuple[float, Placement]] = [
             (s.now if r.stopping else r.ends_by, r.placement) for r in s.running
@@ -70,6 +74,8 @@ class _Pass:
         self.explained: dict[tuple[object, ...], tuple[Reason, str, Reservation | None]] = {}
         self._partitions: dict[str, frozenset[str]] = {}
         self._types: dict[tuple[tuple[str, ...], float, bool], tuple[str, ...]] = {}
+        self._full: dict[tuple[str, ...], tuple[int, bool]] = {}
+        self._fenced: dict[str, tuple[int, bool]] = {}
 
     def types_for(self, job: PendingJob) -> tuple[str, ...]:
         req = job.request
@@ -89,98 +95,217 @@ class _Pass:
                 mine[k] = mine.get(k, 0.0) + v
         return usage
 
-    def order(self) -> tuple[list[PendingJob], dict[str, float]]:
+    def walks(self, groups: list[Group]) -> list[Walk]:
+        """Each group's ranking for this pass (fair share, tier, priority of its jobs) and
+        what its jobs ask (``Kind``)."""
         s = self.s
         shares = {p.name: p.shares for p in s.quotas.projects}
-        projects = {j.project for j in s.queue} | {r.project for r in s.running} | set(shares)
+        heads = [g.jobs[0] for g in groups]
+        projects = {j.project for j in heads} | {r.project for r in s.running} | set(shares)
         fair = ordering.fair_share_factors(s.usage, shares, projects)
-        prio = ordering.priorities(s.queue, self.policy, self.now, fair, self.cap.total_devices)
-
-        tiers: dict[tuple[str, str, Request], int] = {}
-
-        def tier(j: PendingJob) -> int:
+        ranker = ordering.Ranker(
+            self.policy, self.now, sum(v for k, v in self.cap.total_devices.items() if k != CPU)
+        )
+        kinds: dict[tuple[str, str, Request], Kind] = {}
+        out: list[Walk] = []
+        for g, j in zip(groups, heads, strict=True):
             key = (j.project, j.priority_class, j.request)
-            found = tiers.get(key)
-            if found is None:
-                found = tiers[key] = self._tier(j)
-            return found
+            kind = kinds.get(key)
+            if kind is None:
+                kind = kinds[key] = self._kind(j)
+            out.append(Walk(g.jobs, ranker.ranking(j, fair.get(j.project, 1.0), kind.tier), kind))
+        return out
 
-        key = ordering.sort_key(self.policy, prio, tier)
-        return sorted(s.queue, key=lambda j: (*key(j), j.job_id)), prio
-
-    def _tier(self, j: PendingJob) -> int:
-        if self.policy.of_class(j.priority_class).beyond_quota:
-            return 2
+    def _kind(self, j: PendingJob) -> Kind:
+        cls = self.policy.of_class(j.priority_class)
         types = self.types_for(j)
+        charges = tuple(charges_for(j.request, t) for t in types)
         if not types:
-            return 1
-        return 0 if self.quota.within_nominal(j.project, charges_for(j.request, types[0])) else 1
+            asked = " or ".join(j.request.accelerator_types) or "accelerator"
+            nothing = (Reason.NO_NODES, f"no {asked} node is up now", None)
+            return Kind(cls, types, charges, 2 if cls.beyond_quota else 1, nothing)
+        if cls.beyond_quota:
+            return Kind(cls, types, charges, 2, None)
+        tier = 0 if self.quota.within_nominal(j.project, charges[0]) else 1
+        return Kind(cls, types, charges, tier, None)
 
-    def _generation(self) -> tuple[int, int, int, int]:
-        """Changes whenever the pass's state does (admission, preemption, reservation, fence)."""
+    def _generation(self) -> int:
+        """Grows whenever the pass's state does (admission, preemption, reservation, fence)."""
         return (
-            len(self.admit),
-            len(self.preempt),
-            len(self.blocks.reservations),
-            len(self.blocks.fences),
+            len(self.admit) + len(self.preempt) + len(self.blocks.reservations) + self.blocks.growth
         )
 
-    def run(self) -> Plan:
-        queue, prio = self.order()
-        per_project: dict[str, int] = {}
-        position = 0
-        # Jobs alike (project, class, request, options) wait for the same reason until the
-        # pass's state changes; a long queue is mostly such repeats.
-        outcomes: dict[tuple[object, ...], tuple[tuple[int, int, int, int], Waiting]] = {}
-        for job in queue:
-            key = (
-                job.project,
-                job.priority_class,
-                job.request,
-                job.spread,
-                job.same_rack,
-                job.time_limit_s,
-            )
-            generation = self._generation()
-            hit = outcomes.get(key)
-            if hit is not None and hit[0] == generation:
-                waits: Waiting | None = hit[1]
-            else:
-                waits = self.consider(job)
-                if waits is not None and self._generation() == generation:
-                    outcomes[key] = (generation, waits)
-            if waits is None:
+    def may_preempt(self) -> bool:
+        return self.policy.preemption.enabled and self.attempts > 0
+
+    def bound_after(self, job: PendingJob, reason: Reason) -> float:
+        """After ``job`` waited for ``reason``: the later jobs of its group that end after
+        the returned time wait too (-inf: all of them; inf: none is known to).
+
+        Within a pass what is free only shrinks (admissions take capacity and quota;
+        reservations and fences only add), so a job alike but later cannot get in unless the
+        pass can still change in its favour or it has a side effect of its own: a
+        preemption to try, or a reservation (without backfill, a fence) it might add. A job
+        that failed on quota never gets as far as reserving."""
+        if self.may_preempt() and not self.policy.of_class(job.priority_class).beyond_quota:
+            return math.inf
+        if reason is Reason.QUOTA or reason is Reason.NO_NODES:
+            return -math.inf
+        lane = self.lane(job, self.types_for(job))
+        if not self.quiet(lane or ("",)):
+            return math.inf
+        # Only a job that ends before a reservation this one ran into might backfill.
+        return self.blocks.alike_until(self.now + self.limit(job))
+
+    def quiet(self, types: tuple[str, ...]) -> bool:
+        """Whether waiting on ``types`` ("" for CPU jobs) has no side effect any more: no
+        preemption is left to try, and no reservation (without backfill: no fence of their
+        nodes) can be added."""
+        pol = self.policy
+        if self.may_preempt():
+            return False
+        if pol.backfill.enabled:
+            return len(self.blocks.reservations) >= pol.backfill.reservations
+        return all(self.fenced(t) for t in types)
+
+    def fenced(self, t: str) -> bool:
+        """Whether every node of type ``t`` ("": every node) is fenced: no later job may
+        use any of them in this pass."""
+        known = self._fenced.get(t)
+        if known is not None and known[0] == self.blocks.growth:
+            return known[1]
+        answer = self.partition(t) <= self.blocks.fenced
+        self._fenced[t] = (self.blocks.growth, answer)
+        return answer
+
+    def run(self, groups: list[Group]) -> Plan:
+        """Consider jobs in order, taking the next from whichever group's head ranks first.
+
+        A job that waits often tells for the rest of its group (``bound_after``): those
+        wait too, for the same reason, and are not looked at again. Groups are kept in lanes
+        by the accelerator types they accept; once no node of a lane's types has a device
+        free and waiting can change nothing (``quiet``), the lane's groups are left for
+        ``late`` to explain. Decisions are those of considering every job in turn
+        (``thorough``).
+        """
+        walks = self.walks(groups)
+        by_lane: dict[tuple[str, ...], list[tuple[ordering.SortKey, int]]] = {}
+        for n, w in enumerate(walks):
+            lane = self.lane(w.jobs[0], w.kind.types)
+            by_lane.setdefault(lane, []).append((w.rank.key(w.jobs[0]), n))
+        lanes = list(by_lane.items())
+        heads: list[tuple[ordering.SortKey, int]] = []
+        for li, (_, heap) in enumerate(lanes):
+            heapq.heapify(heap)
+            heads.append((heap[0][0], li))
+        heapq.heapify(heads)
+        admitted: set[str] = set()
+        while heads:
+            li = heads[0][1]
+            lane, heap = lanes[li]
+            if self.lane_full(lane):
+                heapq.heappop(heads)
+                for _, n in heap:
+                    walks[n].late = True
                 continue
-            # Places in line count the jobs still waiting, as a user reads a queue.
-            position += 1
-            per_project[job.project] = per_project.get(job.project, 0) + 1
-            reason, message, start = waits
-            self.waiting.append(
-                Explanation(
-                    job.job_id,
-                    reason,
-                    message,
-                    position,
-                    per_project[job.project],
-                    round(prio[job.job_id], 6),
-                    start,
-                )
-            )
+            n = heapq.heappop(heap)[1]
+            w = walks[n]
+            if self.step(w, admitted):
+                heapq.heappush(heap, (w.rank.key(w.jobs[w.i]), n))
+            if heap:
+                heapq.heapreplace(heads, (heap[0][0], li))
+            else:
+                heapq.heappop(heads)
         return Plan(
             admit=tuple(self.admit),
             preempt=tuple(self.preempt),
             reservations=tuple(self.blocks.reservations),
-            waiting=tuple(self.waiting),
+            explained=Explained(partial(explain_waiting, walks, admitted, self.late)),
         )
 
-    def consider(self, job: PendingJob) -> tuple[Reason, str, float | None] | None:
+    def step(self, w: Walk, admitted: set[str]) -> bool:
+        """Consider the next job of ``w``; whether ``w`` has another job to consider."""
+        dead = w.kind.dead
+        if (
+            dead is not None
+            and not self.thorough
+            and (dead[0] is Reason.NO_NODES or not self.may_preempt())
+        ):
+            w.segments.append((w.i, dead))
+            return False
+        job = w.jobs[w.i]
+        # Jobs alike wait for the same reason until the pass's state changes; a long
+        # queue is mostly such repeats.
+        generation = self._generation()
+        hit = w.outcomes.get(job.time_limit_s)
+        if hit is not None and hit[0] == generation:
+            waits: Waiting | None = hit[1]
+        else:
+            waits = self.consider(job, w.kind)
+            if waits is not None and self._generation() == generation:
+                w.outcomes[job.time_limit_s] = (generation, waits)
+        if waits is None:
+            admitted.add(job.job_id)
+            w.admitted = w.admitted or bool(w.segments)
+        else:
+            w.segments.append((w.i, waits))
+            if not self.thorough:
+                w.bound = min(w.bound, self.bound_after(job, waits[0]))
+        w.i = self._next(w)
+        return w.i < len(w.jobs)
+
+    @staticmethod
+    def lane(job: PendingJob, types: tuple[str, ...]) -> tuple[str, ...]:
+        """The accelerator types ``job`` may use (none for CPU jobs, which may use any node)."""
+        return types if job.request.accelerators else ()
+
+    def lane_full(self, lane: tuple[str, ...]) -> bool:
+        """Whether no job of ``lane`` can get in or change anything for the rest of the
+        pass: the pass is quiet for it, and on each of its types no device is free or every
+        node is fenced (both last to the end of the pass)."""
+        if self.thorough or not lane:
+            return False
+        full = self._full.get(lane)
+        generation = self._generation()
+        if full is not None and full[0] == generation:
+            return full[1]
+        answer = self.quiet(lane) and all(
+            self.fenced(t) or self.cap.most_free_on_one_node(t) == 0 for t in lane
+        )
+        self._full[lane] = (generation, answer)
+        return answer
+
+    def late(self, w: Walk) -> Waiting:
+        """Why the jobs of a group the pass left (``lane_full``) wait, in its final state."""
+        waits = self.consider(w.jobs[w.i], w.kind)
+        assert waits is not None, "a job of a full lane got in after the pass"
+        return waits
+
+    def _next(self, w: Walk) -> int:
+        """The next job of ``w`` that might still be admitted (``len(w.jobs)``: none)."""
+        i, jobs = w.i + 1, w.jobs
+        if w.bound == math.inf:
+            return i
+        if w.bound == -math.inf:
+            return len(jobs)
+        end = w.bound - self.now
+        default = self.policy.of_class(jobs[0].priority_class).default_time_limit_s
+        while i < len(jobs) and (jobs[i].time_limit_s or default) > end:
+            i += 1
+        return i
+
+    def limit(self, job: PendingJob) -> float:
+        return float(
+            job.time_limit_s or self.policy.of_class(job.priority_class).default_time_limit_s
+        )
+
+    def consider(self, job: PendingJob, kind: Kind) -> Waiting | None:
         """Admit ``job`` or say why it waits."""
-        cls = self.policy.of_class(job.priority_class)
-        limit = float(job.time_limit_s or cls.default_time_limit_s)
-        types = self.types_for(job)
+        cls, types = kind.cls, kind.types
         if not types:
-            asked = " or ".join(job.request.accelerator_types) or "accelerator"
-            return Reason.NO_NODES, f"no {asked} node is up now", None
+            assert kind.dead is not None
+            return kind.dead
+        limit = self.limit(job)
         spread = (
             job.spread
             if job.spread is not None
@@ -189,8 +314,7 @@ class _Pass:
         excluded = self.blocks.excluded_for(self.now + limit)
         quota_miss: QuotaMiss | None = None
         fit_miss: str | None = None
-        for t in types:
-            c = charges_for(job.request, t)
+        for t, c in zip(types, kind.charges, strict=True):
             if not cls.beyond_quota:
                 miss = self.quota.check(job.project, c, may_borrow=cls.may_borrow)
                 if miss is not None:
@@ -214,7 +338,7 @@ class _Pass:
             self.explained.clear()
             self.releases.append((self.now + limit, p))
             return None
-        made_room = self.try_preemption(job, cls, types, spread, excluded)
+        made_room = self.try_preemption(job, kind, spread, excluded)
         if made_room is not None:
             return made_room
         if fit_miss is None:
@@ -291,31 +415,29 @@ class _Pass:
         return reason, message, None
 
     def _partition(self, job: PendingJob, t: str) -> frozenset[str]:
-        key = t if job.request.accelerators else ""
-        nodes = self._partitions.get(key)
+        return self.partition(t if job.request.accelerators else "")
+
+    def partition(self, t: str) -> frozenset[str]:
+        """The nodes of accelerator type ``t`` ("": every node, for CPU jobs)."""
+        nodes = self._partitions.get(t)
         if nodes is None:
-            nodes = self._partitions[key] = frozenset(
-                n for n, f in self.cap.free.items() if not key or f.node.accelerator_type == t
+            nodes = self._partitions[t] = frozenset(
+                n for n, f in self.cap.free.items() if not t or f.node.accelerator_type == t
             )
         return nodes
 
     def try_preemption(
-        self,
-        job: PendingJob,
-        cls: ClassPolicy,
-        types: tuple[str, ...],
-        spread: bool,
-        excluded: frozenset[str],
-    ) -> tuple[Reason, str, float | None] | None:
+        self, job: PendingJob, kind: Kind, spread: bool, excluded: frozenset[str]
+    ) -> Waiting | None:
         pol = self.policy.preemption
+        cls = kind.cls
         if not pol.enabled or cls.beyond_quota or self.attempts <= 0:
             return None
         self.attempts -= 1
         if self.victim_index is None:
             self.victim_index = preemption.VictimIndex(list(self.s.running), self.policy)
         index = self.victim_index
-        for t in types:
-            c = charges_for(job.request, t)
+        for t, c in zip(kind.types, kind.charges, strict=True):
             in_nominal = self.quota.within_nominal(job.project, c)
             pool = index.candidates(job, cls, in_nominal, self.quota, t)
             if not pool:
@@ -375,6 +497,20 @@ class _Pass:
         )
 
 
+class Planner:
+    """``plan`` with a memory: the queue's groups are kept from one pass to the next, so a
+    pass regroups only the jobs that changed. Gives exactly what ``plan`` gives for every
+    snapshot; the controller (and the simulator) keep one for their lifetime."""
+
+    def __init__(self, *, thorough: bool = False) -> None:
+        self._index = QueueIndex()
+        self.thorough = thorough
+
+    def plan(self, snapshot: Snapshot) -> Plan:
+        groups = self._index.sync(snapshot.queue, snapshot.policy.ordering)
+        return _Pass(snapshot, self.thorough).run(groups)
+
+
 def plan(snapshot: Snapshot) -> Plan:
     """Decisions for this snapshot: admit, preempt, reserve, and why the rest waits."""
-    return _Pass(snapshot).run()
+    return Planner().plan(snapshot)

@@ -10,6 +10,8 @@ is minimal. Everything is a what-if on the pass's state and is undone before ret
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aidc.core.policy import ClassPolicy, Policy
@@ -30,18 +32,40 @@ class Victims:
     wait: tuple[RunningJob, ...]
 
 
+VictimKey = tuple[float, float, str]
+
+
 class VictimIndex:
-    """Running jobs by accelerator type and project, built once per pass, so that finding
-    candidates looks at the jobs that could give way, not at every running job."""
+    """Running jobs by accelerator type, kept in the order they should give way, built once
+    per pass: finding candidates reads the heads of a few sorted lists, not every running
+    job."""
 
     def __init__(self, running: list[RunningJob], policy: Policy) -> None:
         self.policy = policy
         self.stopping: set[str] = {r.job_id for r in running if r.stopping}
-        self.by_type: dict[str, dict[str, list[RunningJob]]] = {}
+        self.types: dict[str, frozenset[str]] = {}
+        self.jobs: dict[str, RunningJob] = {}
+        # type -> opportunistic (beyond quota) jobs; type -> project -> the other jobs.
+        self.beyond: dict[str, list[tuple[VictimKey, RunningJob]]] = {}
+        self.charged: dict[str, dict[str, list[tuple[VictimKey, RunningJob]]]] = {}
         for r in running:
-            types = {n.accelerator_type for n in r.placement.nodes if n.devices} or {"cpu"}
-            for t in types:
-                self.by_type.setdefault(t, {}).setdefault(r.project, []).append(r)
+            types = frozenset(n.accelerator_type for n in r.placement.nodes if n.devices)
+            self.types[r.job_id] = types or frozenset({"cpu"})
+            self.jobs[r.job_id] = r
+            vcls = policy.of_class(r.priority_class)
+            if not vcls.preemptible:
+                continue
+            entry = ((vcls.factor, -r.started_at, r.job_id), r)
+            for t in self.types[r.job_id]:
+                if vcls.beyond_quota:
+                    self.beyond.setdefault(t, []).append(entry)
+                else:
+                    self.charged.setdefault(t, {}).setdefault(r.project, []).append(entry)
+        for entries in self.beyond.values():
+            entries.sort(key=_first)
+        for by_project in self.charged.values():
+            for entries in by_project.values():
+                entries.sort(key=_first)
 
     def candidates(
         self,
@@ -51,37 +75,38 @@ class VictimIndex:
         quota: QuotaState,
         accelerator_type: str,
     ) -> list[RunningJob]:
-        """Running jobs that may give way to ``job``, in the order they should."""
+        """Running jobs that may give way to ``job``, in the order they should: jobs already
+        stopping (by id), opportunistic jobs, borrowers of other projects (reclaim, for a
+        job within its nominal quota), lower classes of its own project; within each, the
+        lowest class and the shortest run first."""
         policy = self.policy
-        out: list[tuple[tuple[object, ...], RunningJob]] = []
-        projects = self.by_type.get(accelerator_type if job.request.accelerators else "cpu", {})
-        for project in sorted(projects):
-            same = project == job.project
-            borrowing: bool | None = None
-            for v in projects[project]:
-                if v.job_id in self.stopping:
-                    out.append(((0, v.job_id), v))
-                    continue
-                vcls = policy.of_class(v.priority_class)
-                if not vcls.preemptible:
-                    continue
-                if vcls.beyond_quota and not cls.beyond_quota:
-                    tier = 1
-                elif same:
-                    if not (policy.preemption.within_project and vcls.factor < cls.factor):
-                        continue
-                    tier = 3
-                else:
-                    if not (policy.preemption.reclaim and in_nominal):
-                        continue
-                    if borrowing is None:
-                        borrowing = quota.borrowing(project)
-                    if not borrowing:
-                        continue
-                    tier = 2
-                out.append(((tier, vcls.factor, -v.started_at, v.job_id), v))
-        out.sort(key=lambda e: e[0])
-        return [v for _, v in out[:MAX_VICTIMS]]
+        t = accelerator_type if job.request.accelerators else "cpu"
+        out = [self.jobs[j] for j in sorted(self.stopping) if j in self.jobs and t in self.types[j]]
+        # Work beyond quota never preempts (plan does not ask for it).
+        assert not cls.beyond_quota
+        by_project = self.charged.get(t, {})
+        tiers: list[Iterable[tuple[VictimKey, RunningJob]]] = [self.beyond.get(t, ())]
+        if policy.preemption.reclaim and in_nominal:
+            lenders = [
+                entries
+                for project, entries in sorted(by_project.items())
+                if project != job.project and quota.borrowing(project)
+            ]
+            tiers.append(heapq.merge(*lenders, key=_first))
+        own = by_project.get(job.project, ())
+        if policy.preemption.within_project:
+            tiers.append(e for e in own if e[0][0] < cls.factor)
+        for entries in tiers:
+            for _, v in entries:
+                if len(out) >= MAX_VICTIMS:
+                    return out
+                if v.job_id not in self.stopping:
+                    out.append(v)
+        return out[:MAX_VICTIMS]
+
+
+def _first(entry: tuple[VictimKey, RunningJob]) -> VictimKey:
+    return entry[0]
 
 
 def find_victims(

@@ -10,9 +10,10 @@ every job left waiting a structured explanation.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from aidc.core.policy import Policy
 from aidc.core.resources import Node, Placement, Request
@@ -146,9 +147,9 @@ class Reason(StrEnum):
     NO_NODES = "no_nodes"  # no node of an acceptable type is up
 
 
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """Why a job waits, in numbers, and where it stands."""
+class Explanation(NamedTuple):
+    """Why a job waits, in numbers, and where it stands. (A named tuple: a long queue has
+    one per waiting job, and these are the cheapest to make.)"""
 
     job_id: str
     reason: Reason
@@ -159,9 +160,45 @@ class Explanation:
     estimated_start: float | None = None
 
 
+class Explained:
+    """The explanations of every waiting job, worked out on first use and then kept.
+
+    A pass makes its decisions without them; what they need (the order, each group's
+    outcome) is kept, and the explanations with their positions are built when someone reads
+    them. The controller does so at most once a second, while it may plan many times.
+    """
+
+    __slots__ = ("_build", "_done")
+
+    def __init__(
+        self, build: tuple[Explanation, ...] | Callable[[], tuple[Explanation, ...]] = ()
+    ) -> None:
+        self._done: tuple[Explanation, ...] | None = build if isinstance(build, tuple) else None
+        self._build = None if isinstance(build, tuple) else build
+
+    def all(self) -> tuple[Explanation, ...]:
+        if self._done is None:
+            assert self._build is not None
+            self._done, self._build = self._build(), None
+        return self._done
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Explained) and self.all() == other.all()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Explained({self.all()!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     admit: tuple[Decision, ...] = ()
     preempt: tuple[Preemption, ...] = ()
     reservations: tuple[Reservation, ...] = ()
-    waiting: tuple[Explanation, ...] = ()
+    explained: Explained = field(default_factory=Explained)
+
+    @property
+    def waiting(self) -> tuple[Explanation, ...]:
+        """Every job left waiting, in the order the scheduler considered them."""
+        return self.explained.all()

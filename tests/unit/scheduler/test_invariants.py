@@ -6,6 +6,7 @@ are checked against an independent reading of the state (not the scheduler's own
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
 from hypothesis import HealthCheck, settings
@@ -17,6 +18,7 @@ from aidc.core.resources import Node, Request
 from aidc.scheduler import (
     PendingJob,
     Plan,
+    Planner,
     QuotaLimit,
     QuotaNode,
     Quotas,
@@ -101,17 +103,36 @@ jobs = st.builds(
 
 class Cluster(RuleBasedStateMachine):
     @initialize(
-        nodes=clusters(), quotas=quota_trees(), policy=st.sampled_from(["fairshare", "fifo", "sjf"])
+        nodes=clusters(),
+        quotas=quota_trees(),
+        policy=st.sampled_from(["fairshare", "fifo", "sjf"]),
+        attempts=st.sampled_from([None, 0, 1, 3]),
+        reservations=st.sampled_from([1, 1, 2]),
     )
-    def setup(self, nodes: tuple[Node, ...], quotas: Quotas, policy: str) -> None:
+    def setup(
+        self,
+        nodes: tuple[Node, ...],
+        quotas: Quotas,
+        policy: str,
+        attempts: int | None,
+        reservations: int,
+    ) -> None:
         self.nodes = nodes
         self.quotas = quotas
         self.policy: Policy = preset(policy)
+        # Few preemption attempts per pass: passes that run out of them early, where the
+        # scheduler may leave groups of waiting jobs alone.
+        if attempts is not None:
+            pre = self.policy.preemption.model_copy(update={"max_attempts_per_pass": attempts})
+            self.policy = self.policy.model_copy(update={"preemption": pre})
+        backfill = self.policy.backfill.model_copy(update={"reservations": reservations})
+        self.policy = self.policy.model_copy(update={"backfill": backfill})
         self.now = 1000.0
         self.seq = 0
         self.queue: dict[str, PendingJob] = {}
         self.running: dict[str, RunningJob] = {}
         self.last: Plan | None = None
+        self.planner = Planner()
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -193,8 +214,23 @@ class Cluster(RuleBasedStateMachine):
         snap = self.snapshot()
         p = plan(snap)
         assert plan(snap) == p, "the same input gave another plan"
+        assert self.planner.plan(snap) == p, "a Planner kept from pass to pass differs"
+        self.check_shortcuts(snap, p)
         self.check_gangs(p)
         return p
+
+    def check_shortcuts(self, snap: Snapshot, p: Plan) -> None:
+        """Leaving groups of alike jobs once they are bound to wait decides exactly what
+        considering every job in turn decides, with the same order and priorities."""
+        slow = Planner(thorough=True).plan(snap)
+        assert (slow.admit, slow.preempt, slow.reservations) == (
+            p.admit,
+            p.preempt,
+            p.reservations,
+        )
+        assert [(w.job_id, w.position, w.project_position, w.priority) for w in slow.waiting] == [
+            (w.job_id, w.position, w.project_position, w.priority) for w in p.waiting
+        ]
 
     def apply(self, p: Plan) -> None:
         for d in p.admit:
@@ -306,7 +342,7 @@ def _ancestors(node: str, parent: dict[str, str | None], of: str) -> bool:
 
 
 Cluster.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("AIDC_STATEFUL_EXAMPLES", "150")),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

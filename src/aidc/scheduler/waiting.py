@@ -1,0 +1,101 @@
+"""Why the jobs left waiting wait: each group's outcomes in a pass, turned into explanations.
+
+A pass (``plan``) records, per group of alike jobs, from which job on which outcome held.
+``explain_waiting`` turns that into one ``Explanation`` per waiting job with its position
+overall and in its project, in the pass's order. It runs when the plan's ``waiting`` is first
+read, not during the pass, so that deciding stays cheap when nobody needs every position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from aidc.core.policy import ClassPolicy
+from aidc.scheduler.ordering import Ranking, SortKey
+from aidc.scheduler.quota import Charges
+from aidc.scheduler.snapshot import Explanation, PendingJob, Reason
+
+# (reason, message, estimated start)
+Waiting = tuple[Reason, str, float | None]
+
+
+class Kind:
+    """What jobs of one project, class and request ask of one pass."""
+
+    __slots__ = ("charges", "cls", "dead", "tier", "types")
+
+    def __init__(
+        self,
+        cls: ClassPolicy,
+        types: tuple[str, ...],
+        charges: tuple[Charges, ...],
+        tier: int,
+        dead: Waiting | None,
+    ) -> None:
+        self.cls = cls
+        self.types = types  # acceptable accelerator types, best first
+        self.charges = charges  # what each type would count against quota
+        self.tier = tier
+        # Why they all wait whatever else the pass does, unless a preemption makes room.
+        self.dead = dead
+
+
+class Walk:
+    """One group's way through one pass."""
+
+    __slots__ = ("admitted", "bound", "i", "jobs", "kind", "late", "outcomes", "rank", "segments")
+
+    def __init__(self, jobs: list[PendingJob], rank: Ranking, kind: Kind) -> None:
+        self.jobs = jobs
+        self.rank = rank
+        self.kind = kind
+        # time limit -> (the pass's generation, outcome): jobs alike wait alike until the
+        # pass's state changes.
+        self.outcomes: dict[float | None, tuple[int, Waiting]] = {}
+        self.i = 0  # the job considered next
+        # (index, outcome): from jobs[index] on, those not admitted wait for this.
+        self.segments: list[tuple[int, Waiting]] = []
+        # The jobs that end after this wait too (-inf: all of them; inf: not known).
+        self.bound = math.inf
+        # The pass left the group from jobs[i] on, all bound to wait, to be explained later.
+        self.late = False
+        # Whether a job got in after one before it waited.
+        self.admitted = False
+
+
+def explain_waiting(
+    walks: list[Walk], admitted: set[str], late: Callable[[Walk], Waiting]
+) -> tuple[Explanation, ...]:
+    """One explanation per waiting job; ``late`` explains the groups the pass left."""
+    # Parallel lists, not a tuple per job: this runs once for every waiting job.
+    keys: list[SortKey] = []
+    priorities: list[float] = []
+    jobs: list[PendingJob] = []
+    outcomes: list[Waiting] = []
+    # In the order the pass would have reached them: explaining one can change what the
+    # next one reads (a quota miss is remembered).
+    for w in sorted((w for w in walks if w.late), key=lambda w: w.rank.key(w.jobs[w.i])):
+        w.segments.append((w.i, late(w)))
+        w.late = False
+    for w in walks:
+        segments = w.segments
+        for k, (start, waits) in enumerate(segments):
+            end = segments[k + 1][0] if k + 1 < len(segments) else len(w.jobs)
+            part = w.jobs[start:end]
+            if w.admitted:
+                part = [j for j in part if j.job_id not in admitted]
+            w.rank.ranked(part, keys, priorities)
+            jobs.extend(part)
+            outcomes.extend([waits] * len(part))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    per_project: dict[str, int] = {}
+    out: list[Explanation] = []
+    for position, i in enumerate(order, 1):
+        job = jobs[i]
+        reason, message, when = outcomes[i]
+        mine = per_project[job.project] = per_project.get(job.project, 0) + 1
+        out.append(
+            Explanation(job.job_id, reason, message, position, mine, round(priorities[i], 6), when)
+        )
+    return tuple(out)
