@@ -17,7 +17,7 @@ first, then work that would borrow, then opportunistic work; within a tier by pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from aidc.core.policy import Ordering, Policy
 from aidc.scheduler.snapshot import PendingJob
@@ -75,20 +75,21 @@ class Ranking:
     multifactor priority in [0, 1].
     """
 
-    __slots__ = ("_base", "_limit", "_r", "_tier", "key")
+    __slots__ = ("_base", "_limit", "_r", "_tier")
 
     def __init__(self, ranker: Ranker, base: float, tier: int, limit: float) -> None:
         self._r = ranker
         self._base = base
         self._tier = tier
         self._limit = limit
-        self.key: Callable[[PendingJob], SortKey] = (
-            self._fifo
-            if ranker.ordering is Ordering.FIFO
-            else self._sjf
-            if ranker.ordering is Ordering.SJF
-            else self._priority
-        )
+
+    def key(self, job: PendingJob) -> SortKey:
+        ordering = self._r.ordering
+        if ordering is Ordering.PRIORITY:
+            return (self._tier, -self.priority(job), job.submitted_at, job.seq, job.job_id)
+        if ordering is Ordering.SJF:
+            return (self._tier, self._limit, job.submitted_at, job.seq, job.job_id)
+        return (job.submitted_at, job.seq, job.job_id)
 
     def priority(self, job: PendingJob) -> float:
         r = self._r
@@ -115,12 +116,3 @@ class Ranking:
                 keys.append((self._tier, -priority, job.submitted_at, job.seq, job.job_id))
             else:
                 keys.append(self.key(job))
-
-    def _fifo(self, job: PendingJob) -> SortKey:
-        return (job.submitted_at, job.seq, job.job_id)
-
-    def _sjf(self, job: PendingJob) -> SortKey:
-        return (self._tier, self._limit, job.submitted_at, job.seq, job.job_id)
-
-    def _priority(self, job: PendingJob) -> SortKey:
-        return (self._tier, -self.priority(job), job.submitted_at, job.seq, job.job_id)

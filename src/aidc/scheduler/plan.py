@@ -76,6 +76,7 @@ class _Pass:
         self._types: dict[tuple[tuple[str, ...], float, bool], tuple[str, ...]] = {}
         self._full: dict[tuple[str, ...], tuple[int, bool]] = {}
         self._fenced: dict[str, tuple[int, bool]] = {}
+        self._charges: dict[tuple[Request, str], Charges] = {}
 
     def types_for(self, job: PendingJob) -> tuple[str, ...]:
         req = job.request
@@ -84,6 +85,14 @@ class _Pass:
         if types is None:
             types = self._types[key] = acceptable_types(job, self.cap, self.policy)
         return types
+
+    def charges(self, req: Request, t: str) -> Charges:
+        """``charges_for``, shared by every job of that request in the pass (read only)."""
+        key = (req, t)
+        found = self._charges.get(key)
+        if found is None:
+            found = self._charges[key] = charges_for(req, t)
+        return found
 
     def _charged_usage(self, running: tuple[RunningJob, ...]) -> dict[str, Charges]:
         usage: dict[str, Charges] = {}
@@ -119,7 +128,7 @@ class _Pass:
     def _kind(self, j: PendingJob) -> Kind:
         cls = self.policy.of_class(j.priority_class)
         types = self.types_for(j)
-        charges = tuple(charges_for(j.request, t) for t in types)
+        charges = tuple(self.charges(j.request, t) for t in types)
         if not types:
             asked = " or ".join(j.request.accelerator_types) or "accelerator"
             nothing = (Reason.NO_NODES, f"no {asked} node is up now", None)
@@ -237,12 +246,14 @@ class _Pass:
         # Jobs alike wait for the same reason until the pass's state changes; a long
         # queue is mostly such repeats.
         generation = self._generation()
-        hit = w.outcomes.get(job.time_limit_s)
+        hit = w.outcomes.get(job.time_limit_s) if w.outcomes is not None else None
         if hit is not None and hit[0] == generation:
             waits: Waiting | None = hit[1]
         else:
             waits = self.consider(job, w.kind)
             if waits is not None and self._generation() == generation:
+                if w.outcomes is None:
+                    w.outcomes = {}
                 w.outcomes[job.time_limit_s] = (generation, waits)
         if waits is None:
             admitted.add(job.job_id)

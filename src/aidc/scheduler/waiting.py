@@ -52,7 +52,7 @@ class Walk:
         self.kind = kind
         # time limit -> (the pass's generation, outcome): jobs alike wait alike until the
         # pass's state changes.
-        self.outcomes: dict[float | None, tuple[int, Waiting]] = {}
+        self.outcomes: dict[float | None, tuple[int, Waiting]] | None = None
         self.i = 0  # the job considered next
         # (index, outcome): from jobs[index] on, those not admitted wait for this.
         self.segments: list[tuple[int, Waiting]] = []
