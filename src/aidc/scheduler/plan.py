@@ -104,9 +104,9 @@ class _Pass:
                 mine[k] = mine.get(k, 0.0) + v
         return usage
 
-    def walks(self, groups: list[Group]) -> list[Walk]:
+    def walks(self, groups: list[Group], kinds: dict[Group, Kind]) -> list[Walk]:
         """Each group's ranking for this pass (fair share, tier, priority of its jobs) and
-        what its jobs ask (``Kind``)."""
+        what its jobs ask (``Kind``: taken from ``kinds`` if known, else added to it)."""
         s = self.s
         shares = {p.name: p.shares for p in s.quotas.projects}
         heads = [g.jobs[0] for g in groups]
@@ -115,14 +115,18 @@ class _Pass:
         ranker = ordering.Ranker(
             self.policy, self.now, sum(v for k, v in self.cap.total_devices.items() if k != CPU)
         )
-        kinds: dict[tuple[str, str, Request], Kind] = {}
         out: list[Walk] = []
         for g, j in zip(groups, heads, strict=True):
-            key = (j.project, j.priority_class, j.request)
-            kind = kinds.get(key)
+            kind = kinds.get(g)
             if kind is None:
-                kind = kinds[key] = self._kind(j)
-            out.append(Walk(g.jobs, ranker.ranking(j, fair.get(j.project, 1.0), kind.tier), kind))
+                kind = kinds[g] = self._kind(j)
+            if kind.cls.beyond_quota:
+                tier = 2
+            elif not kind.types:
+                tier = 1
+            else:
+                tier = 0 if self.quota.within_nominal(j.project, kind.charges[0]) else 1
+            out.append(Walk(g.jobs, ranker.ranking(j, fair.get(j.project, 1.0), tier), kind))
         return out
 
     def _kind(self, j: PendingJob) -> Kind:
@@ -131,12 +135,8 @@ class _Pass:
         charges = tuple(self.charges(j.request, t) for t in types)
         if not types:
             asked = " or ".join(j.request.accelerator_types) or "accelerator"
-            nothing = (Reason.NO_NODES, f"no {asked} node is up now", None)
-            return Kind(cls, types, charges, 2 if cls.beyond_quota else 1, nothing)
-        if cls.beyond_quota:
-            return Kind(cls, types, charges, 2, None)
-        tier = 0 if self.quota.within_nominal(j.project, charges[0]) else 1
-        return Kind(cls, types, charges, tier, None)
+            return Kind(cls, types, charges, (Reason.NO_NODES, f"no {asked} node is up now", None))
+        return Kind(cls, types, charges, None)
 
     def _generation(self) -> int:
         """Grows whenever the pass's state does (admission, preemption, reservation, fence)."""
@@ -187,7 +187,7 @@ class _Pass:
         self._fenced[t] = (self.blocks.growth, answer)
         return answer
 
-    def run(self, groups: list[Group]) -> Plan:
+    def run(self, groups: list[Group], kinds: dict[Group, Kind]) -> Plan:
         """Consider jobs in order, taking the next from whichever group's head ranks first.
 
         A job that waits often tells for the rest of its group (``bound_after``): those
@@ -197,7 +197,7 @@ class _Pass:
         ``late`` to explain. Decisions are those of considering every job in turn
         (``thorough``).
         """
-        walks = self.walks(groups)
+        walks = self.walks(groups, kinds)
         by_lane: dict[tuple[str, ...], list[tuple[ordering.SortKey, int]]] = {}
         for n, w in enumerate(walks):
             lane = self.lane(w.jobs[0], w.kind.types)
@@ -509,17 +509,31 @@ class _Pass:
 
 
 class Planner:
-    """``plan`` with a memory: the queue's groups are kept from one pass to the next, so a
-    pass regroups only the jobs that changed. Gives exactly what ``plan`` gives for every
-    snapshot; the controller (and the simulator) keep one for their lifetime."""
+    """``plan`` with a memory: the queue's groups, and what each group asks, are kept from
+    one pass to the next, so a pass regroups only the jobs that changed. Gives exactly what
+    ``plan`` gives for every snapshot; the controller (and the simulator) keep one for their
+    lifetime."""
 
     def __init__(self, *, thorough: bool = False) -> None:
         self._index = QueueIndex()
         self.thorough = thorough
+        # What a group asks depends on the policy and the accelerator types up.
+        self._kinds: dict[Group, Kind] = {}
+        self._kinds_for: tuple[object, tuple[str, ...]] | None = None
 
     def plan(self, snapshot: Snapshot) -> Plan:
         groups = self._index.sync(snapshot.queue, snapshot.policy.ordering)
-        return _Pass(snapshot, self.thorough).run(groups)
+        one = _Pass(snapshot, self.thorough)
+        if (
+            self._kinds_for is None
+            or self._kinds_for[0] is not snapshot.policy
+            or self._kinds_for[1] != one.cap.types
+        ):
+            self._kinds, self._kinds_for = {}, (snapshot.policy, one.cap.types)
+        kinds = {g: k for g in groups if (k := self._kinds.get(g)) is not None}
+        result = one.run(groups, kinds)
+        self._kinds = kinds
+        return result
 
 
 def plan(snapshot: Snapshot) -> Plan:

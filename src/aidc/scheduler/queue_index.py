@@ -7,8 +7,9 @@ group the order never changes: priority differs only by age, so it is submission
 sorting the whole queue, and stops looking at a group once its next jobs are bound to wait.
 
 ``QueueIndex`` keeps the groups from one pass to the next and only regroups the jobs that
-came, went or changed since (a ``PendingJob`` is immutable: the same object is the same job),
-so a pass over a long, mostly unchanged queue costs a few set operations.
+came, went or changed since (a ``PendingJob`` is immutable and compared by identity: the
+same object is the same job), so a pass over a long, mostly unchanged queue costs a few set
+operations.
 """
 
 from __future__ import annotations
@@ -30,21 +31,17 @@ class Group:
 
     def __init__(self, key: Hashable) -> None:
         self.key = key
-        self.members: dict[int, PendingJob] = {}  # by id() of the job object
+        self.members: set[PendingJob] = set()
         self._sorted: list[PendingJob] | None = None
 
-    def add(self, job: PendingJob) -> None:
-        self.members[id(job)] = job
-        self._sorted = None
-
-    def remove(self, job: int) -> None:
-        del self.members[job]
+    def remove(self, job: PendingJob) -> None:
+        self.members.remove(job)
         self._sorted = None
 
     @property
     def jobs(self) -> list[PendingJob]:
         if self._sorted is None:
-            self._sorted = sorted(self.members.values(), key=in_group_order)
+            self._sorted = sorted(self.members, key=in_group_order)
         return self._sorted
 
 
@@ -66,9 +63,7 @@ class QueueIndex:
 
     def __init__(self) -> None:
         self.ordering: Ordering | None = None
-        # id() of each indexed job object -> its group (which holds the object, so the id
-        # stays its own).
-        self._jobs: dict[int, Group] = {}
+        self._jobs: dict[PendingJob, Group] = {}
         self._groups: dict[Hashable, Group] = {}
 
     def sync(self, queue: Sequence[PendingJob], ordering: Ordering) -> list[Group]:
@@ -81,14 +76,14 @@ class QueueIndex:
             for job in queue:
                 self._add(job, ordering)
         else:
-            now = set(map(id, queue))
+            now = set(queue)
             had = jobs.keys()
             for gone in had - now:
                 jobs.pop(gone).remove(gone)
             new = now - had
             if new:
                 for job in queue:
-                    if id(job) in new:
+                    if job in new:
                         self._add(job, ordering)
         if len(self._groups) > 2 * max(1, len(jobs)):
             self._groups = {k: g for k, g in self._groups.items() if g.members}
@@ -99,6 +94,6 @@ class QueueIndex:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = Group(key)
-        group.members[id(job)] = job
+        group.members.add(job)
         group._sorted = None
-        self._jobs[id(job)] = group
+        self._jobs[job] = group

@@ -40,8 +40,12 @@ class RunningJob:
         return self.started_at + self.time_limit_s
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PendingJob:
+    """A queued job. Compared and hashed by identity: immutable, so the same object is the
+    same job, and a planner can tell in a few set operations what changed since its last
+    pass (``queue_index``)."""
+
     job_id: str
     request: Request
     submitted_at: float

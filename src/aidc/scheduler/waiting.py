@@ -21,23 +21,21 @@ Waiting = tuple[Reason, str, float | None]
 
 
 class Kind:
-    """What jobs of one project, class and request ask of one pass."""
+    """What the jobs of a group ask, under one policy and the accelerator types up."""
 
-    __slots__ = ("charges", "cls", "dead", "tier", "types")
+    __slots__ = ("charges", "cls", "dead", "types")
 
     def __init__(
         self,
         cls: ClassPolicy,
         types: tuple[str, ...],
         charges: tuple[Charges, ...],
-        tier: int,
         dead: Waiting | None,
     ) -> None:
         self.cls = cls
         self.types = types  # acceptable accelerator types, best first
         self.charges = charges  # what each type would count against quota
-        self.tier = tier
-        # Why they all wait whatever else the pass does, unless a preemption makes room.
+        # Why they all wait whatever the pass does (no node of their types is up).
         self.dead = dead
 
 
