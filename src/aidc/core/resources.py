@@ -55,6 +55,27 @@ class Request:
     accelerators: int
     accelerator_types: tuple[str, ...] = ()
     min_accelerator_memory_gb: float = 0.0
+    # Requests key the scheduler's caches: the hash is worked out once.
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "_hash",
+            hash(
+                (
+                    self.nodes,
+                    self.cpus,
+                    self.memory_mib,
+                    self.accelerators,
+                    self.accelerator_types,
+                    self.min_accelerator_memory_gb,
+                )
+            ),
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def accelerator_type(self) -> str | None:

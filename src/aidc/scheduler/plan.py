@@ -63,10 +63,9 @@ class _Pass:
         self.blocks = Blocks()
         self.admit: list[Decision] = []
         self.preempt: list[Preemption] = []
-        # Ends of what holds capacity, for reservations: running jobs and this pass's admits.
-        self.releases: list[tuple[float, Placement]] = [
-            (s.now if r.stopping else r.ends_by, r.placement) for r in s.running
-        ]
+        # Ends of what holds capacity, for reservations: this pass's admits (``releases``
+        # adds the running jobs' when a reservation is first looked for).
+        self._releases: list[tuple[float, Placement]] = []
         self.victim_index: preemption.VictimIndex | None = None
         self.attempts = self.policy.preemption.max_attempts_per_pass
         self.missed: set[tuple[object, ...]] = set()
@@ -85,6 +84,12 @@ class _Pass:
         if types is None:
             types = self._types[key] = acceptable_types(job, self.cap, self.policy)
         return types
+
+    def releases(self) -> list[tuple[float, Placement]]:
+        """When what holds capacity lets go: running jobs (now, if stopping) and admits."""
+        return [
+            (self.now if r.stopping else r.ends_by, r.placement) for r in self.s.running
+        ] + self._releases
 
     def charges(self, req: Request, t: str) -> Charges:
         """``charges_for``, shared by every job of that request in the pass (read only)."""
@@ -147,7 +152,7 @@ class _Pass:
     def may_preempt(self) -> bool:
         return self.policy.preemption.enabled and self.attempts > 0
 
-    def bound_after(self, job: PendingJob, reason: Reason) -> float:
+    def bound_after(self, job: PendingJob, kind: Kind, reason: Reason) -> float:
         """After ``job`` waited for ``reason``: the later jobs of its group that end after
         the returned time wait too (-inf: all of them; inf: none is known to).
 
@@ -156,11 +161,11 @@ class _Pass:
         pass can still change in its favour or it has a side effect of its own: a
         preemption to try, or a reservation (without backfill, a fence) it might add. A job
         that failed on quota never gets as far as reserving."""
-        if self.may_preempt() and not self.policy.of_class(job.priority_class).beyond_quota:
+        if self.may_preempt() and not kind.cls.beyond_quota:
             return math.inf
         if reason is Reason.QUOTA or reason is Reason.NO_NODES:
             return -math.inf
-        lane = self.lane(job, self.types_for(job))
+        lane = self.lane(job, kind.types)
         if not self.quiet(lane or ("",)):
             return math.inf
         # Only a job that ends before a reservation this one ran into might backfill.
@@ -234,15 +239,18 @@ class _Pass:
 
     def step(self, w: Walk, admitted: set[str]) -> bool:
         """Consider the next job of ``w``; whether ``w`` has another job to consider."""
-        dead = w.kind.dead
-        if (
-            dead is not None
-            and not self.thorough
-            and (dead[0] is Reason.NO_NODES or not self.may_preempt())
-        ):
-            w.segments.append((w.i, dead))
-            return False
-        job = w.jobs[w.i]
+        kind, job = w.kind, w.jobs[w.i]
+        if not self.thorough:
+            if kind.dead is not None:
+                w.segments.append((w.i, kind.dead))
+                return False
+            if not kind.cls.beyond_quota and not self.may_preempt():
+                # What consider would find, the short way: no type's quota admits it, and
+                # with no preemption left none of its group gets in this pass.
+                miss = self.quota_miss(job.project, kind)
+                if miss is not None:
+                    w.segments.append((w.i, (Reason.QUOTA, miss.message, None)))
+                    return False
         # Jobs alike wait for the same reason until the pass's state changes; a long
         # queue is mostly such repeats.
         generation = self._generation()
@@ -261,9 +269,20 @@ class _Pass:
         else:
             w.segments.append((w.i, waits))
             if not self.thorough:
-                w.bound = min(w.bound, self.bound_after(job, waits[0]))
+                w.bound = min(w.bound, self.bound_after(job, w.kind, waits[0]))
         w.i = self._next(w)
         return w.i < len(w.jobs)
+
+    def quota_miss(self, project: str, kind: Kind) -> QuotaMiss | None:
+        """The first type's quota miss if no acceptable type's quota admits a job of
+        ``kind`` now; None if one does."""
+        first: QuotaMiss | None = None
+        for c in kind.charges:
+            miss = self.quota.check(project, c, may_borrow=kind.cls.may_borrow)
+            if miss is None:
+                return None
+            first = first or miss
+        return first
 
     @staticmethod
     def lane(job: PendingJob, types: tuple[str, ...]) -> tuple[str, ...]:
@@ -347,7 +366,7 @@ class _Pass:
                 self.quota.add(job.project, c)
             self.admit.append(Decision(job.job_id, p, borrowing, limit))
             self.explained.clear()
-            self.releases.append((self.now + limit, p))
+            self._releases.append((self.now + limit, p))
             return None
         made_room = self.try_preemption(job, kind, spread, excluded)
         if made_room is not None:
@@ -387,7 +406,7 @@ class _Pass:
             job.job_id,
             req,
             t,
-            self.releases,
+            self.releases(),
             self.now,
             spread=spread,
             same_rack=job.same_rack,
