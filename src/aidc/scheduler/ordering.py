@@ -57,14 +57,23 @@ class Ranker:
         self.total = w.fairshare + w.age + w.size + w.priority_class or 1.0
         self.accelerators = all_accelerators or 1
 
-    def ranking(self, job: PendingJob, fair_share: float, tier: int) -> Ranking:
-        """The ranking of ``job``'s group (jobs alike: same project, class, request, nice)."""
+    def standing(self, job: PendingJob) -> tuple[float, float]:
+        """What the ranking of ``job``'s group (jobs alike: same project, class, request,
+        nice) takes from the policy and the cluster alone: (size, class and nice part of the
+        priority, time limit). The same until the policy or the nodes change."""
         w = self.policy.weights
         req = job.request
         cls = self.policy.of_class(job.priority_class)
         size = min(1.0, req.nodes * req.accelerators / self.accelerators)
-        base = w.fairshare * fair_share + w.size * size + w.priority_class * cls.factor - job.nice
-        return Ranking(self, base, tier, float(job.time_limit_s or cls.default_time_limit_s))
+        return (
+            w.size * size + w.priority_class * cls.factor - job.nice,
+            float(job.time_limit_s or cls.default_time_limit_s),
+        )
+
+    def ranking(self, standing: tuple[float, float], fair_share: float, tier: int) -> Ranking:
+        """The ranking of a group in this pass, from its ``standing``."""
+        base = self.policy.weights.fairshare * fair_share + standing[0]
+        return Ranking(self, base, tier, standing[1])
 
 
 class Ranking:

@@ -22,7 +22,13 @@ from aidc.scheduler import explain, ordering, preemption
 from aidc.scheduler.backfill import Blocks, earliest_start
 from aidc.scheduler.placement import CPU, Capacity
 from aidc.scheduler.queue_index import Group, QueueIndex
-from aidc.scheduler.quota import Charges, QuotaMiss, QuotaState, charges_for, placement_charges
+from aidc.scheduler.quota import (
+    Charges,
+    QuotaMiss,
+    QuotaState,
+    add_placement_charges,
+    charges_for,
+)
 from aidc.scheduler.snapshot import (
     Decision,
     Explained,
@@ -101,12 +107,14 @@ class _Pass:
 
     def _charged_usage(self, running: tuple[RunningJob, ...]) -> dict[str, Charges]:
         usage: dict[str, Charges] = {}
+        beyond = {name for name, c in self.policy.classes.items() if c.beyond_quota}
         for r in running:
-            if self.policy.of_class(r.priority_class).beyond_quota:
+            if r.priority_class in beyond:
                 continue
-            mine = usage.setdefault(r.project, {})
-            for k, v in placement_charges(r.placement).items():
-                mine[k] = mine.get(k, 0.0) + v
+            mine = usage.get(r.project)
+            if mine is None:
+                mine = usage[r.project] = {}
+            add_placement_charges(mine, r.placement)
         return usage
 
     def walks(self, groups: list[Group], kinds: dict[Group, Kind]) -> list[Walk]:
@@ -124,24 +132,26 @@ class _Pass:
         for g, j in zip(groups, heads, strict=True):
             kind = kinds.get(g)
             if kind is None:
-                kind = kinds[g] = self._kind(j)
+                kind = kinds[g] = self._kind(j, ranker.standing(j))
             if kind.cls.beyond_quota:
                 tier = 2
             elif not kind.types:
                 tier = 1
             else:
                 tier = 0 if self.quota.within_nominal(j.project, kind.charges[0]) else 1
-            out.append(Walk(g.jobs, ranker.ranking(j, fair.get(j.project, 1.0), tier), kind))
+            rank = ranker.ranking(kind.standing, fair.get(j.project, 1.0), tier)
+            out.append(Walk(g.jobs, rank, kind))
         return out
 
-    def _kind(self, j: PendingJob) -> Kind:
+    def _kind(self, j: PendingJob, standing: tuple[float, float]) -> Kind:
         cls = self.policy.of_class(j.priority_class)
         types = self.types_for(j)
         charges = tuple(self.charges(j.request, t) for t in types)
+        dead: Waiting | None = None
         if not types:
             asked = " or ".join(j.request.accelerator_types) or "accelerator"
-            return Kind(cls, types, charges, (Reason.NO_NODES, f"no {asked} node is up now", None))
-        return Kind(cls, types, charges, None)
+            dead = (Reason.NO_NODES, f"no {asked} node is up now", None)
+        return Kind(cls, types, charges, dead, standing)
 
     def _generation(self) -> int:
         """Grows whenever the pass's state does (admission, preemption, reservation, fence)."""
@@ -536,19 +546,20 @@ class Planner:
     def __init__(self, *, thorough: bool = False) -> None:
         self._index = QueueIndex()
         self.thorough = thorough
-        # What a group asks depends on the policy and the accelerator types up.
+        # What a group asks depends on the policy and the accelerators up (per type).
         self._kinds: dict[Group, Kind] = {}
-        self._kinds_for: tuple[object, tuple[str, ...]] | None = None
+        self._kinds_for: tuple[object, dict[str, int]] | None = None
 
     def plan(self, snapshot: Snapshot) -> Plan:
         groups = self._index.sync(snapshot.queue, snapshot.policy.ordering)
         one = _Pass(snapshot, self.thorough)
+        kinds_for = (snapshot.policy, one.cap.total_devices)
         if (
             self._kinds_for is None
-            or self._kinds_for[0] is not snapshot.policy
-            or self._kinds_for[1] != one.cap.types
+            or self._kinds_for[0] is not kinds_for[0]
+            or self._kinds_for[1] != kinds_for[1]
         ):
-            self._kinds, self._kinds_for = {}, (snapshot.policy, one.cap.types)
+            self._kinds, self._kinds_for = {}, kinds_for
         kinds = {g: k for g in groups if (k := self._kinds.get(g)) is not None}
         result = one.run(groups, kinds)
         self._kinds = kinds

@@ -43,20 +43,21 @@ class VictimIndex:
     def __init__(self, running: list[RunningJob], policy: Policy) -> None:
         self.policy = policy
         self.stopping: set[str] = {r.job_id for r in running if r.stopping}
-        self.types: dict[str, frozenset[str]] = {}
+        self.types: dict[str, tuple[str, ...]] = {}
         self.jobs: dict[str, RunningJob] = {}
         # type -> opportunistic (beyond quota) jobs; type -> project -> the other jobs.
         self.beyond: dict[str, list[tuple[VictimKey, RunningJob]]] = {}
         self.charged: dict[str, dict[str, list[tuple[VictimKey, RunningJob]]]] = {}
         for r in running:
-            types = frozenset(n.accelerator_type for n in r.placement.nodes if n.devices)
-            self.types[r.job_id] = types or frozenset({"cpu"})
+            # A placement is on one accelerator type (a gang too), or on none.
+            types = _types(r)
+            self.types[r.job_id] = types
             self.jobs[r.job_id] = r
             vcls = policy.of_class(r.priority_class)
             if not vcls.preemptible:
                 continue
             entry = ((vcls.factor, -r.started_at, r.job_id), r)
-            for t in self.types[r.job_id]:
+            for t in types:
                 if vcls.beyond_quota:
                     self.beyond.setdefault(t, []).append(entry)
                 else:
@@ -103,6 +104,13 @@ class VictimIndex:
                 if v.job_id not in self.stopping:
                     out.append(v)
         return out[:MAX_VICTIMS]
+
+
+def _types(r: RunningJob) -> tuple[str, ...]:
+    nodes = r.placement.nodes
+    if len(nodes) == 1:
+        return (nodes[0].accelerator_type,) if nodes[0].devices else ("cpu",)
+    return tuple(sorted({n.accelerator_type for n in nodes if n.devices})) or ("cpu",)
 
 
 def _first(entry: tuple[VictimKey, RunningJob]) -> VictimKey:

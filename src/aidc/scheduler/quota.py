@@ -43,12 +43,17 @@ def charges_for(req: Request, accelerator_type: str) -> Charges:
 
 def placement_charges(p: Placement) -> Charges:
     out: Charges = {}
+    add_placement_charges(out, p)
+    return out
+
+
+def add_placement_charges(out: Charges, p: Placement) -> None:
+    """Add what ``p`` counts against quota to ``out``."""
     for n in p.nodes:
         out[CPUS] = out.get(CPUS, 0) + n.cpus
         out[MEMORY] = out.get(MEMORY, 0) + n.memory_mib
         if n.devices:
             out[n.accelerator_type] = out.get(n.accelerator_type, 0) + len(n.devices)
-    return out
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ Waiting = tuple[Reason, str, float | None]
 class Kind:
     """What the jobs of a group ask, under one policy and the accelerator types up."""
 
-    __slots__ = ("charges", "cls", "dead", "types")
+    __slots__ = ("charges", "cls", "dead", "standing", "types")
 
     def __init__(
         self,
@@ -31,12 +31,14 @@ class Kind:
         types: tuple[str, ...],
         charges: tuple[Charges, ...],
         dead: Waiting | None,
+        standing: tuple[float, float],
     ) -> None:
         self.cls = cls
         self.types = types  # acceptable accelerator types, best first
         self.charges = charges  # what each type would count against quota
         # Why they all wait whatever the pass does (no node of their types is up).
         self.dead = dead
+        self.standing = standing  # ordering.Ranker.standing
 
 
 class Walk:

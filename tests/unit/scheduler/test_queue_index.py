@@ -97,7 +97,8 @@ def test_ranked_agrees_with_key_and_priority(
     for group in QueueIndex().sync(
         tuple(make(n, f) for n, f in enumerate(fields)), policy.ordering
     ):
-        rank = Ranker(policy, now, 16).ranking(group.jobs[0], fair_share, 1)
+        ranker = Ranker(policy, now, 16)
+        rank = ranker.ranking(ranker.standing(group.jobs[0]), fair_share, 1)
         keys: list[SortKey] = []
         priorities: list[float] = []
         rank.ranked(group.jobs, keys, priorities)
