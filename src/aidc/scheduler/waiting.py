@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 from aidc.core.policy import ClassPolicy
 from aidc.scheduler.ordering import Ranking, SortKey
@@ -89,13 +90,28 @@ def explain_waiting(
             jobs.extend(part)
             outcomes.extend([waits] * len(part))
     order = sorted(range(len(keys)), key=keys.__getitem__)
+    ids = [jobs[i].job_id for i in order]
+    whys = [outcomes[i] for i in order]
     per_project: dict[str, int] = {}
-    out: list[Explanation] = []
-    for position, i in enumerate(order, 1):
-        job = jobs[i]
-        reason, message, when = outcomes[i]
-        mine = per_project[job.project] = per_project.get(job.project, 0) + 1
-        out.append(
-            Explanation(job.job_id, reason, message, position, mine, round(priorities[i], 6), when)
+    places: list[int] = []
+    for i in order:
+        project = jobs[i].project
+        places.append(per_project.get(project, 0) + 1)
+        per_project[project] = places[-1]
+    # Made as plain tuples: Explanation is a named tuple, and this is one per waiting job.
+    make = partial(tuple.__new__, Explanation)
+    return tuple(
+        map(
+            make,
+            zip(
+                ids,
+                [w[0] for w in whys],
+                [w[1] for w in whys],
+                range(1, len(order) + 1),
+                places,
+                [round(priorities[i], 6) for i in order],
+                [w[2] for w in whys],
+                strict=True,
+            ),
         )
-    return tuple(out)
+    )
