@@ -16,17 +16,23 @@ The scenario is generated from a seeded ``random.Random`` (same seed, same scena
 
 For each policy preset (``fairshare`` and ``fifo`` by default), in the same run:
 
-* ``from_scratch``: an empty cluster and the whole queue; one ``plan()`` timed ``--repeat``
-  times (best and median);
+* ``from_scratch``: an empty cluster and the whole queue; one pass of a new ``Planner``
+  timed ``--repeat`` times (best and median), then the explanations of every waiting job
+  (``Plan.waiting``, built on first read) timed apart; the full pass is the two together;
 * ``busy``: the first pass's admits applied as running jobs, the rest of the queue waiting:
-  the steady state of a full cluster with a long queue;
-* ``sustained``: ``--rounds`` rounds from the busy state: jobs past their time limit and a
-  random ``--complete-frac`` of the running ones end, preempted jobs exit, ``now`` moves on
+  the steady state of a full cluster with a long queue (a new ``Planner`` each time);
+* ``sustained``: ``--rounds`` rounds from the busy state with one ``Planner`` kept from
+  round to round, as the controller keeps it: jobs past their time limit and a random
+  ``--complete-frac`` of the running ones end, preempted jobs exit, ``now`` moves on
   ``--step-s``, one pass, its admits start and its victims start stopping.
-  decisions/s = (admits + preemptions) / time spent in ``plan()``;
+  decisions/s = (admits + preemptions) / time spent deciding; also given as if every pass
+  explained every waiting job too (the controller explains at most once a second);
+* ``thorough``: the from-scratch and busy snapshots once more through
+  ``Planner(thorough=True)`` (every job considered in turn, untimed for the targets): same
+  decisions, positions and priorities, and how many explanations are worded otherwise;
 * ``memory``: in a fresh process per preset: max RSS after generating the scenario and
-  after one from-scratch pass, tracemalloc's peak during a pass (above its inputs) and the
-  inputs' size. The timed passes run without tracemalloc.
+  after one from-scratch pass, tracemalloc's peak during a pass and its explanations
+  (above its inputs) and the inputs' size. The timed passes run without tracemalloc.
 
 Building a snapshot is timed apart from ``plan()``. A pass that runs past ``--pass-timeout``
 is stopped (SIGALRM) and reported as timed out. Progress goes to stderr; one JSON object
@@ -209,7 +215,7 @@ def pass_report(p: Plan, runs: list[Timed], queue: int, build_s: float) -> dict[
 
 
 def timed_passes(
-    c: Cluster, repeat: int, limit_s: float, what: str
+    c: Cluster, repeat: int, limit_s: float, what: str, check: bool
 ) -> tuple[Plan | None, dict[str, Any]]:
     """``repeat`` passes over the same state, each with a new ``Planner`` (nothing kept
     from an earlier pass: the cost of a first pass after a start)."""
@@ -238,7 +244,33 @@ def timed_passes(
     assert last is not None
     rep = pass_report(last, runs, len(s.queue), build_s)
     rep["running"] = len(s.running)
+    if check:
+        rep["thorough"] = against_thorough(s, last)
+        log(f"  {what}: against the job-by-job pass: {rep['thorough']}")
     return last, rep
+
+
+def against_thorough(s: Snapshot, fast: Plan) -> dict[str, Any]:
+    """The same snapshot through ``Planner(thorough=True)``, which considers every job in
+    turn: the decisions, positions and priorities must be the same; explanations may word
+    some reasons otherwise (docs/scheduler.md)."""
+    t0 = time.perf_counter()
+    slow = Planner(thorough=True).plan(s)
+    slow_s = time.perf_counter() - t0
+    pairs = list(zip(fast.waiting, slow.waiting, strict=False))
+    return {
+        "same_decisions": (fast.admit, fast.preempt, fast.reservations)
+        == (slow.admit, slow.preempt, slow.reservations),
+        "same_order_and_priorities": len(fast.waiting) == len(slow.waiting)
+        and all(
+            (a.job_id, a.position, a.project_position, a.priority)
+            == (b.job_id, b.position, b.project_position, b.priority)
+            for a, b in pairs
+        ),
+        "other_reason": sum(a.reason != b.reason for a, b in pairs),
+        "other_message": sum(a.message != b.message for a, b in pairs),
+        "thorough_pass_s": round(slow_s, 3),
+    }
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -415,7 +447,9 @@ def run_preset(name: str, sc: Scenario, args: argparse.Namespace) -> dict[str, A
     out: dict[str, Any] = {"load_before": load()}
     c = Cluster(sc, policy)
     log(f"{name}: from scratch, {len(c.pending)} pending on an empty cluster")
-    first, out["from_scratch"] = timed_passes(c, args.repeat, args.pass_timeout, "from scratch")
+    first, out["from_scratch"] = timed_passes(
+        c, args.repeat, args.pass_timeout, "from scratch", args.check
+    )
     if first is None or out["from_scratch"].get("timed_out"):
         out["note"] = "the from-scratch pass ran past --pass-timeout; nothing more measured"
         return out
@@ -425,7 +459,7 @@ def run_preset(name: str, sc: Scenario, args: argparse.Namespace) -> dict[str, A
         f"{name}: busy cluster, {len(c.running)} running ({busy}% of devices), "
         f"{len(c.pending)} pending"
     )
-    _, out["busy"] = timed_passes(c, args.repeat, args.pass_timeout, "busy")
+    _, out["busy"] = timed_passes(c, args.repeat, args.pass_timeout, "busy", args.check)
     out["busy"]["busy_devices_pct"] = busy
     if not out["busy"].get("timed_out") and args.rounds:
         log(f"{name}: sustained, {args.rounds} rounds")
@@ -532,6 +566,12 @@ def parse_args() -> argparse.Namespace:
     )
     ap.add_argument(
         "--no-memory", dest="memory", action="store_false", help="skip the memory passes"
+    )
+    ap.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="skip comparing the from-scratch and busy plans with the job-by-job pass",
     )
     ap.add_argument("--memory-of", metavar="PRESET", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help="also write the JSON result to this file")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from aidc.core.policy import ClassPolicy, Policy
 from aidc.core.resources import Request
 from aidc.scheduler.placement import Capacity
-from aidc.scheduler.quota import Charges, QuotaState, placement_charges
+from aidc.scheduler.quota import Charges, QuotaState, add_placement_charges, placement_charges
 from aidc.scheduler.snapshot import PendingJob, RunningJob
 
 MAX_VICTIMS = 256
@@ -117,6 +117,33 @@ def _first(entry: tuple[VictimKey, RunningJob]) -> VictimKey:
     return entry[0]
 
 
+def _quota_could_allow(
+    job: PendingJob,
+    cls: ClassPolicy,
+    charges: Charges,
+    pool: list[RunningJob],
+    quota: QuotaState,
+    policy: Policy,
+) -> bool:
+    """Whether the job's quota would let it in with the whole pool gone. Quota only grows as
+    victims go, so if not, no victims from the pool will do; this asks once, where finding
+    victims would ask for every one of them."""
+    if quota.check_now(job.project, charges, may_borrow=cls.may_borrow) is None:
+        return True
+    freed: dict[str, Charges] = {}
+    for v in pool:
+        if not policy.of_class(v.priority_class).beyond_quota:
+            add_placement_charges(freed.setdefault(v.project, {}), v.placement)
+    if not freed:
+        return False
+    for project, c in freed.items():
+        quota.remove(project, c)
+    allowed = quota.check_now(job.project, charges, may_borrow=cls.may_borrow) is None
+    for project, c in freed.items():
+        quota.add(project, c)
+    return allowed
+
+
 def find_victims(
     job: PendingJob,
     cls: ClassPolicy,
@@ -163,6 +190,8 @@ def find_victims(
         if not policy.of_class(v.priority_class).beyond_quota:
             quota.add(v.project, placement_charges(v.placement))
 
+    if not cls.beyond_quota and not _quota_could_allow(job, cls, charges, pool, quota, policy):
+        return None
     found = False
     for v in pool:
         drop(v)
