@@ -27,35 +27,42 @@ in_group_order = attrgetter("submitted_at", "seq", "job_id")
 class Group:
     """Alike pending jobs, in the order the scheduler considers them."""
 
-    __slots__ = ("_sorted", "key", "members")
+    __slots__ = ("_in_order", "_last", "_sorted", "key", "members")
 
     def __init__(self, key: Hashable) -> None:
         self.key = key
-        self.members: set[PendingJob] = set()
+        # Insertion-ordered; ``_in_order`` while every job came after the one before it.
+        self.members: dict[PendingJob, None] = {}
+        self._in_order = True
+        self._last: PendingJob | None = None
         self._sorted: list[PendingJob] | None = None
 
+    def add(self, job: PendingJob) -> None:
+        last = self._last
+        if last is not None and self._in_order and last.submitted_at >= job.submitted_at:
+            self._in_order = in_group_order(last) < in_group_order(job)
+        self.members[job] = None
+        self._last = job
+        self._sorted = None
+
     def remove(self, job: PendingJob) -> None:
-        self.members.remove(job)
+        del self.members[job]
+        if job is self._last:
+            self._last = next(reversed(self.members), None)
         self._sorted = None
 
     @property
     def jobs(self) -> list[PendingJob]:
         if self._sorted is None:
-            self._sorted = sorted(self.members, key=in_group_order)
+            # A queue usually comes in submission order: then there is nothing to sort.
+            if self._in_order:
+                self._sorted = list(self.members)
+            else:
+                self._sorted = sorted(self.members, key=in_group_order)
+                self.members = dict.fromkeys(self._sorted)
+                self._in_order = True
+            self._last = self._sorted[-1] if self._sorted else None
         return self._sorted
-
-
-def group_key(job: PendingJob, ordering: Ordering) -> Hashable:
-    key = (
-        job.project,
-        job.priority_class,
-        job.request,
-        job.nice,
-        job.spread,
-        job.same_rack,
-    )
-    # sjf orders by time limit, so it must be alike within a group.
-    return (*key, job.time_limit_s) if ordering is Ordering.SJF else key
 
 
 class QueueIndex:
@@ -73,8 +80,7 @@ class QueueIndex:
             self._jobs, self._groups, self.ordering = {}, {}, ordering
         jobs = self._jobs
         if not jobs:
-            for job in queue:
-                self._add(job, ordering)
+            self._add(queue, ordering)
         else:
             now = set(queue)
             had = jobs.keys()
@@ -82,18 +88,27 @@ class QueueIndex:
                 jobs.pop(gone).remove(gone)
             new = now - had
             if new:
-                for job in queue:
-                    if job in new:
-                        self._add(job, ordering)
+                self._add([job for job in queue if job in new], ordering)
         if len(self._groups) > 2 * max(1, len(jobs)):
             self._groups = {k: g for k, g in self._groups.items() if g.members}
         return [g for g in self._groups.values() if g.members]
 
-    def _add(self, job: PendingJob, ordering: Ordering) -> None:
-        key = group_key(job, ordering)
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = Group(key)
-        group.members.add(job)
-        group._sorted = None
-        self._jobs[job] = group
+    def _add(self, new: Sequence[PendingJob], ordering: Ordering) -> None:
+        groups, index = self._groups, self._jobs
+        # sjf orders by time limit, so it must be alike within a group.
+        sjf = ordering is Ordering.SJF
+        for job in new:
+            key: Hashable = (
+                job.project,
+                job.priority_class,
+                job.request,
+                job.nice,
+                job.spread,
+                job.same_rack,
+                job.time_limit_s if sjf else None,
+            )
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = Group(key)
+            group.add(job)
+            index[job] = group

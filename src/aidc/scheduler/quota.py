@@ -38,7 +38,9 @@ def charges_for(req: Request, accelerator_type: str) -> Charges:
     out: Charges = {CPUS: req.nodes * req.cpus, MEMORY: req.nodes * req.memory_mib}
     if req.accelerators:
         out[accelerator_type] = req.nodes * req.accelerators
-    return out
+    # In name order: quota checks go through a job's resources in this order (so the one a
+    # miss names does not depend on how the dict was built).
+    return dict(sorted(out.items()))
 
 
 def placement_charges(p: Placement) -> Charges:
@@ -149,6 +151,7 @@ class QuotaState:
         for r in sorted(self.managed):
             self._build(r, usage)
         self._misses: dict[tuple[str, bool], dict[str, QuotaMiss]] = {}
+        self._paths: dict[str, list[str]] = {}
 
     # -- static tree -----------------------------------------------------------------------
 
@@ -226,10 +229,14 @@ class QuotaState:
         return key
 
     def path(self, key: str) -> list[str]:
-        out = [key]
-        while key != ROOT:
-            key = self.parent[key]
-            out.append(key)
+        """``key`` and its cohorts up to the root (the tree does not change in a pass)."""
+        out = self._paths.get(key)
+        if out is None:
+            out = self._paths[key] = [key]
+            k = key
+            while k != ROOT:
+                k = self.parent[k]
+                out.append(k)
         return out
 
     def project_nominal(self, project: str, r: str) -> float:
@@ -299,8 +306,7 @@ class QuotaState:
     def check_now(self, project: str, c: Charges, *, may_borrow: bool) -> QuotaMiss | None:
         """``check`` without the memory of earlier misses, for what-ifs that free quota."""
         key = self.key(project)
-        for r in sorted(c):
-            amount = c[r]
+        for r, amount in c.items():  # charges_for orders them by name
             if r not in self.managed or amount <= 0:
                 continue
             used = self.used[r][key]
