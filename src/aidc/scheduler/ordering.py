@@ -115,13 +115,15 @@ class Ranking:
         r = self._r
         now, max_age, weight, total, base = r.now, r.max_age_s, r.age_weight, r.total, self._base
         by_priority = r.ordering is Ordering.PRIORITY
+        tier, key, add_key, add_priority = self._tier, self.key, keys.append, priorities.append
         for job in jobs:
-            waited = now - job.submitted_at
+            submitted = job.submitted_at
+            waited = now - submitted
             age = waited / max_age if waited > 0 else 0.0
             raw = (base + weight * (age if age < 1.0 else 1.0)) / total
             priority = raw if raw > 0 else 0.0
-            priorities.append(priority)
+            add_priority(priority)
             if by_priority:
-                keys.append((self._tier, -priority, job.submitted_at, job.seq, job.job_id))
+                add_key((tier, -priority, submitted, job.seq, job.job_id))
             else:
-                keys.append(self.key(job))
+                add_key(key(job))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
+from itertools import count
 
 from aidc.core.policy import ClassPolicy
 from aidc.scheduler.ordering import Ranking, SortKey
@@ -90,21 +91,18 @@ def explain_waiting(
             jobs.extend(part)
             outcomes.extend([waits] * len(part))
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    ids = [jobs[i].job_id for i in order]
+    ranked = [jobs[i] for i in order]
     whys = [outcomes[i] for i in order]
-    per_project: dict[str, int] = {}
-    places: list[int] = []
-    for i in order:
-        project = jobs[i].project
-        places.append(per_project.get(project, 0) + 1)
-        per_project[project] = places[-1]
+    projects = [j.project for j in ranked]
+    places_in = {p: count(1) for p in set(projects)}
+    places = [next(places_in[p]) for p in projects]
     # Made as plain tuples: Explanation is a named tuple, and this is one per waiting job.
     make = partial(tuple.__new__, Explanation)
     return tuple(
         map(
             make,
             zip(
-                ids,
+                [j.job_id for j in ranked],
                 [w[0] for w in whys],
                 [w[1] for w in whys],
                 range(1, len(order) + 1),
