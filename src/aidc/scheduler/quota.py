@@ -150,6 +150,12 @@ class QuotaState:
         self.child_draw: dict[str, dict[str, float]] = {}
         for r in sorted(self.managed):
             self._build(r, usage)
+        # Per resource: the nodes of the tree that have a borrowing limit, and it.
+        self.borrowing_limits: dict[str, dict[str, float]] = {r: {} for r in self.managed}
+        for k, lims in self.limits.items():
+            for r, q in lims.items():
+                if r in self.managed and q.borrowing_limit is not None:
+                    self.borrowing_limits[r][k] = q.borrowing_limit
         self._misses: dict[tuple[str, bool], dict[str, QuotaMiss]] = {}
         self._paths: dict[str, list[str]] = {}
 
@@ -264,23 +270,22 @@ class QuotaState:
         """(how much more of ``r`` the project may take, what binds, where)."""
         key = self.key(project)
         path = self.path(key)
-        total = 0.0
-        for k in path:
-            if k.startswith("p:"):
-                slack = self.reserved[r][k] - self.used[r][k]
-            elif k == ROOT:
-                slack = self.reserved[r][k] - self.child_draw[r][k]
-            else:
-                slack = self.reserved[r][k] - self.child_draw[r][k]
-            total += max(0.0, slack)
+        reserved, used, drawn = self.reserved[r], self.used[r], self.child_draw[r]
+        # The project's own unused reserve, then what each cohort up the path can spare.
+        total = max(0.0, reserved[key] - used[key])
+        for k in path[1:]:
+            total += max(0.0, reserved[k] - drawn[k])
         bound, where, best = "cohort", _name(path[1] if len(path) > 1 else ROOT), total
-        for k in path:
-            lim = self._limit(k, r)
-            if lim is None or lim.borrowing_limit is None:
-                continue
-            room = self.quota[r][k] + lim.borrowing_limit - self.used[r][k]
-            if room < best:
-                bound, where, best = "borrowing_limit", _name(k), room
+        limits = self.borrowing_limits[r]
+        if limits:
+            quota = self.quota[r]
+            for k in path:
+                limit = limits.get(k)
+                if limit is None:
+                    continue
+                room = quota[k] + limit - used[k]
+                if room < best:
+                    bound, where, best = "borrowing_limit", _name(k), room
         return max(0.0, best), bound, where
 
     def check(self, project: str, c: Charges, *, may_borrow: bool) -> QuotaMiss | None:
