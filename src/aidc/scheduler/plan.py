@@ -1,12 +1,17 @@
 """One planning pass: ``plan(snapshot) -> Plan``. Pure and deterministic.
 
-For each pending job, in the order ``ordering`` gives:
+For each pending job, in the order ``ordering`` gives (``consider``):
 1. pick the acceptable accelerator types in policy order (cheapest billing weight first);
 2. for the first type where the quota allows it (``quota``) and a placement exists
    (``placement``) without touching nodes reserved for a job ahead (``backfill``): admit;
 3. otherwise try preemption (``preemption``): stop the fewest, cheapest jobs that make room;
 4. otherwise the job waits; the first blocked jobs get reservations (EASY backfill), or fence
    their partition when backfill is off; ``explain`` says why in numbers.
+
+The order is walked group by group (``run``: a heap over the heads of the groups of alike
+jobs that ``queue_index`` keeps), and a group, or a lane of groups, is left as soon as the
+rest of it is bound to wait; ``Planner(thorough=True)`` considers every job instead, with the
+same decisions. ``waiting`` builds the explanations when the plan's ``waiting`` is read.
 """
 
 from __future__ import annotations
