@@ -8,7 +8,7 @@ From 0002 on, an organisation's projects share and lend quota in the organisatio
 which the service creates with the organisation. Organisations that existed before had none,
 so their projects sat directly under the root of the quota tree. This gives each of them a
 cohort at the root, named like it (as ``services.quotas.ensure_org_cohort`` does), unless a
-cohort or project already has that name: then ``aidc cohort create`` is left to the operator.
+cohort or project already has that name: that organisation stays as it was.
 """
 
 import sqlalchemy as sa
