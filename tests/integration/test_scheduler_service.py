@@ -57,6 +57,37 @@ def test_waiting_jobs_show_the_schedulers_reason_and_position(center: Center, t:
         jobs.cancel_job(center, t.bob, second.id)
 
 
+def test_explanations_are_refreshed_at_most_once_an_interval(center: Center, t: Tenants) -> None:
+    """Deciding happens every pass; the waiting jobs' explanations (built on first read) are
+    stored at most once per ``waits_interval_s``, with every change since."""
+    now = [1_000.0]
+    center.clock = lambda: now[0]
+    quota_admin.set_quota(
+        center, t.root, project="acme-a", resource="a100", nominal=1, borrowing_limit=0
+    )
+    held = jobs.submit(center, t.bob, spec(accelerators=1))
+    second = jobs.submit(center, t.bob, spec(accelerators=1))
+    made = [held, second]
+    controller = Controller(center)
+    controller.waits_interval_s = 10
+    try:
+        controller.tick()
+        assert jobs.get_job(center, t.bob, second.id).wait is not None
+        third = jobs.submit(center, t.bob, spec(accelerators=1))
+        made.append(third)
+        now[0] += 1
+        controller.tick()
+        assert jobs.get_job(center, t.bob, third.id).wait is None  # not refreshed yet
+        now[0] += 10
+        controller.tick()
+        view = jobs.get_job(center, t.bob, third.id)
+        assert view.wait is not None and view.wait.reason == "quota"
+        assert view.wait.project_position == 2
+    finally:
+        for job in made:
+            jobs.cancel_job(center, t.bob, job.id)
+
+
 def test_a_new_policy_applies_on_the_next_pass(center: Center, t: Tenants) -> None:
     assert execution.snapshot(center).policy.preset == "fairshare"
     policy.set_preset(center, t.root, "sjf")
