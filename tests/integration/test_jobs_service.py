@@ -150,3 +150,24 @@ def test_a_revoked_token_stops_working_within_the_auth_cache_time(
     center.clock = lambda: now + auth.AUTH_CACHE_S + 0.01
     with pytest.raises(Unauthenticated, match="revoked"):
         auth.authenticate(center, token)
+
+
+def test_a_snapshot_passes_on_the_queued_jobs_it_knows(center: Center, t: Tenants) -> None:
+    """The controller's snapshot reuses the previous one's queued jobs (the same objects, so
+    its Planner regroups only what changed), reads the new ones, drops the gone ones, and
+    keeps submission order: the same queue as a fresh read."""
+    from dataclasses import astuple
+
+    from aidc.services import execution
+
+    a, b, c = (jobs.submit(center, t.bob, spec(accelerators=n)) for n in (1, 2, 3))
+    before = execution.snapshot(center)
+    jobs.cancel_job(center, t.bob, b.id)
+    d = jobs.submit(center, t.bob, spec(accelerators=4, nice=5))
+    after = execution.snapshot(center, before)
+    fresh = execution.snapshot(center)
+    assert [j.job_id for j in after.queue] == [a.id, c.id, d.id]
+    assert [astuple(j) for j in after.queue] == [astuple(j) for j in fresh.queue]
+    old = {j.job_id: j for j in before.queue}
+    assert after.queue[0] is old[a.id] and after.queue[1] is old[c.id]
+    assert after.queue[2].nice == 5 and after.queue[2].request.accelerators == 4

@@ -37,8 +37,10 @@ class Controller:
         self._waits: dict[str, Explanation] = {}
         self._waits_written_at = -math.inf
         self.waits_interval_s = 1.0
-        # Keeps the queue's grouping from pass to pass (see aidc.scheduler.Planner).
+        # Keeps the queue's grouping from pass to pass (see aidc.scheduler.Planner); the
+        # last snapshot lends its queued jobs to the next, so that the grouping holds.
         self.planner = Planner()
+        self._snapshot: Snapshot | None = None
         # Jobs whose preemption this process handed to the engine (cf. _cancel_sent).
         self._preempt_sent: set[str] = set()
         for engine in center.engines.values():
@@ -154,7 +156,7 @@ class Controller:
                     self._send_stop(order)
 
     def _schedule(self) -> None:
-        snap = execution.snapshot(self.center)
+        snap = self._snapshot = execution.snapshot(self.center, self._snapshot)
         if not snap.queue:
             self._record_waits(snap, None)
             return

@@ -49,14 +49,17 @@ class StopOrder:
     reason: str
 
 
-def snapshot(center: Center) -> Snapshot:
+def snapshot(center: Center, known: Snapshot | None = None) -> Snapshot:
+    """What the scheduler plans over now. Queued jobs of ``known`` (the previous snapshot)
+    are passed on as the same objects, so a ``Planner`` regroups only what changed."""
     now = center.clock()
+    previous = {j.job_id: j for j in known.queue} if known is not None else None
     with center.db.read() as s:
         _, policy = current_policy(s)
         return Snapshot(
             nodes=inventory_nodes(s),
             running=placed_jobs(s, now),
-            queue=tuple(job_store.queued_jobs(s)),
+            queue=tuple(job_store.queued_jobs(s, previous)),
             pool_engines=pool_engines(s),
             quotas=quota_tree(s),
             usage=center.usage.decayed(s, now, policy.half_life_s),

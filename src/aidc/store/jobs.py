@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select, text
@@ -116,9 +116,26 @@ def events(s: Session, row: JobRow) -> Sequence[JobEvent]:
     ).all()
 
 
-def queued_jobs(s: Session) -> list[PendingJob]:
-    """Every queued job in submission order, read as plain columns (no JSON parsing)."""
-    rows = s.execute(
+def queued_jobs(s: Session, known: Mapping[str, PendingJob] | None = None) -> list[PendingJob]:
+    """Every queued job in submission order, read as plain columns (no JSON parsing).
+
+    A queued job never changes (a requeued one keeps its fields), so a job in ``known`` (the
+    caller's previous answer) is returned as that same object and not read again: the
+    scheduler tells by identity what changed between passes.
+    """
+    if known:
+        ids = s.scalars(
+            select(JobRow.id).where(JobRow.state == JobState.QUEUED).order_by(JobRow.seq)
+        ).all()
+        new = [i for i in ids if i not in known]
+        read = {j.job_id: j for j in _queued(s, new)} if new else {}
+        return [known.get(i) or read[i] for i in ids if i in known or i in read]
+    return _queued(s, None)
+
+
+def _queued(s: Session, ids: list[str] | None) -> list[PendingJob]:
+    """Queued jobs (all, or those of ``ids``) in submission order."""
+    query = (
         select(
             JobRow.id,
             JobRow.seq,
@@ -139,7 +156,14 @@ def queued_jobs(s: Session) -> list[PendingJob]:
         .join(Project, Project.id == JobRow.project_id)
         .where(JobRow.state == JobState.QUEUED)
         .order_by(JobRow.seq)
-    ).all()
+    )
+    rows: list[Any] = []
+    if ids is None:
+        rows = list(s.execute(query).all())
+    else:
+        for start in range(0, len(ids), 500):
+            rows += s.execute(query.where(JobRow.id.in_(ids[start : start + 500]))).all()
+        rows.sort(key=lambda r: r[1])
     return [
         PendingJob(
             job_id=r[0],
