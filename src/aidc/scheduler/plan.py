@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from functools import partial
 
 from aidc.core import accelerators
-from aidc.core.policy import PlacementStrategy, Policy, TypeChoice
+from aidc.core.policy import Ordering, PlacementStrategy, Policy, TypeChoice
 from aidc.core.resources import Placement, Request
 from aidc.scheduler import explain, ordering, preemption
 from aidc.scheduler.backfill import Blocks, earliest_start
 from aidc.scheduler.placement import CPU, Capacity
-from aidc.scheduler.queue_index import Group, QueueIndex
+from aidc.scheduler.queue_index import Group, QueueIndex, in_group_order
 from aidc.scheduler.quota import (
     Charges,
     QuotaMiss,
@@ -37,6 +38,7 @@ from aidc.scheduler.quota import (
 from aidc.scheduler.snapshot import (
     Decision,
     Explained,
+    Explanation,
     PendingJob,
     Plan,
     Preemption,
@@ -122,31 +124,38 @@ class _Pass:
             add_placement_charges(mine, r.placement)
         return usage
 
-    def walks(self, groups: list[Group], kinds: dict[Group, Kind]) -> list[Walk]:
-        """Each group's ranking for this pass (fair share, tier, priority of its jobs) and
-        what its jobs ask (``Kind``: taken from ``kinds`` if known, else added to it)."""
+    def ranks(
+        self, groups: list[Group], heads: list[PendingJob], kinds: dict[Group, Kind]
+    ) -> list[tuple[Kind, ordering.Ranking | None]]:
+        """What each group asks (``Kind``: taken from ``kinds`` if known, else added to it)
+        and its ranking for this pass: fair share, tier and the priority of its jobs. With
+        ``fifo`` (submission order: no tier) a ranking is made only for a group the pass
+        reaches (``rank``)."""
         s = self.s
         shares = {p.name: p.shares for p in s.quotas.projects}
-        heads = [g.jobs[0] for g in groups]
         projects = {j.project for j in heads} | {r.project for r in s.running} | set(shares)
-        fair = ordering.fair_share_factors(s.usage, shares, projects)
-        ranker = ordering.Ranker(
+        self._fair = ordering.fair_share_factors(s.usage, shares, projects)
+        self._ranker = ordering.Ranker(
             self.policy, self.now, sum(v for k, v in self.cap.total_devices.items() if k != CPU)
         )
-        out: list[Walk] = []
+        lazy = self.policy.ordering is Ordering.FIFO
+        out: list[tuple[Kind, ordering.Ranking | None]] = []
         for g, j in zip(groups, heads, strict=True):
             kind = kinds.get(g)
             if kind is None:
-                kind = kinds[g] = self._kind(j, ranker.standing(j))
-            if kind.cls.beyond_quota:
-                tier = 2
-            elif not kind.types:
-                tier = 1
-            else:
-                tier = 0 if self.quota.within_nominal(j.project, kind.charges[0]) else 1
-            rank = ranker.ranking(kind.standing, fair.get(j.project, 1.0), tier)
-            out.append(Walk(g.jobs, rank, kind))
+                kind = kinds[g] = self._kind(j, self._ranker.standing(j))
+            out.append((kind, None if lazy else self.rank(j, kind)))
         return out
+
+    def rank(self, head: PendingJob, kind: Kind) -> ordering.Ranking:
+        """The ranking of ``head``'s group; its tier reads the quota as the pass started."""
+        if kind.cls.beyond_quota:
+            tier = 2
+        elif not kind.types:
+            tier = 1
+        else:
+            tier = 0 if self.quota.within_nominal(head.project, kind.charges[0]) else 1
+        return self._ranker.ranking(kind.standing, self._fair.get(head.project, 1.0), tier)
 
     def _kind(self, j: PendingJob, standing: tuple[float, float]) -> Kind:
         cls = self.policy.of_class(j.priority_class)
@@ -213,44 +222,71 @@ class _Pass:
         A job that waits often tells for the rest of its group (``bound_after``): those
         wait too, for the same reason, and are not looked at again. Groups are kept in lanes
         by the accelerator types they accept; once no node of a lane's types has a device
-        free and waiting can change nothing (``quiet``), the lane's groups are left for
-        ``late`` to explain. Decisions are those of considering every job in turn
-        (``thorough``).
+        free and waiting can change nothing (``quiet``), the lane's groups are left, to be
+        explained (``late``) if the plan's explanations are read. Decisions are those of
+        considering every job in turn (``thorough``).
         """
-        walks = self.walks(groups, kinds)
+        heads = [g.jobs[0] for g in groups]
+        table = self.ranks(groups, heads, kinds)
+        walks: list[Walk | None] = [None] * len(groups)
+
+        def walk(n: int) -> Walk:
+            w = walks[n]
+            if w is None:
+                kind, rank = table[n]
+                # Only with fifo is a ranking made this late: its tier orders nothing there.
+                w = walks[n] = Walk(groups[n].jobs, rank or self.rank(heads[n], kind), kind)
+            return w
+
         by_lane: dict[tuple[str, ...], list[tuple[ordering.SortKey, int]]] = {}
-        for n, w in enumerate(walks):
-            lane = self.lane(w.jobs[0], w.kind.types)
-            by_lane.setdefault(lane, []).append((w.rank.key(w.jobs[0]), n))
+        for n, (kind, rank) in enumerate(table):
+            head = heads[n]
+            key = rank.key(head) if rank is not None else in_group_order(head)
+            by_lane.setdefault(self.lane(head, kind.types), []).append((key, n))
         lanes = list(by_lane.items())
-        heads: list[tuple[ordering.SortKey, int]] = []
+        tops: list[tuple[ordering.SortKey, int]] = []
         for li, (_, heap) in enumerate(lanes):
             heapq.heapify(heap)
-            heads.append((heap[0][0], li))
-        heapq.heapify(heads)
+            tops.append((heap[0][0], li))
+        heapq.heapify(tops)
         admitted: set[str] = set()
-        while heads:
-            li = heads[0][1]
+        left: list[tuple[ordering.SortKey, int]] = []
+        while tops:
+            li = tops[0][1]
             lane, heap = lanes[li]
             if self.lane_full(lane):
-                heapq.heappop(heads)
-                for _, n in heap:
-                    walks[n].late = True
+                heapq.heappop(tops)
+                left.extend(heap)
                 continue
             n = heapq.heappop(heap)[1]
-            w = walks[n]
+            w = walk(n)
             if self.step(w, admitted):
                 heapq.heappush(heap, (w.rank.key(w.jobs[w.i]), n))
             if heap:
-                heapq.heapreplace(heads, (heap[0][0], li))
+                heapq.heapreplace(tops, (heap[0][0], li))
             else:
-                heapq.heappop(heads)
+                heapq.heappop(tops)
         return Plan(
             admit=tuple(self.admit),
             preempt=tuple(self.preempt),
             reservations=tuple(self.blocks.reservations),
-            explained=Explained(partial(explain_waiting, walks, admitted, self.late)),
+            explained=Explained(partial(self.explain, walks, walk, left, admitted)),
         )
+
+    def explain(
+        self,
+        walks: list[Walk | None],
+        walk: Callable[[int], Walk],
+        left: list[tuple[ordering.SortKey, int]],
+        admitted: set[str],
+    ) -> tuple[Explanation, ...]:
+        """The plan's explanations. The groups of full lanes are explained first, as the
+        pass finished (``late``), in the order it would have reached them: explaining one can
+        change what the next reads (a quota miss is remembered)."""
+        for _, n in sorted(left):
+            w = walk(n)
+            w.segments.append((w.i, self.late(w)))
+        return explain_waiting([w for w in walks if w is not None], admitted)
 
     def step(self, w: Walk, admitted: set[str]) -> bool:
         """Consider the next job of ``w``; whether ``w`` has another job to consider."""

@@ -9,7 +9,6 @@ read, not during the pass, so that deciding stays cheap when nobody needs every 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import partial
 from itertools import count
 
@@ -46,7 +45,7 @@ class Kind:
 class Walk:
     """One group's way through one pass."""
 
-    __slots__ = ("admitted", "bound", "i", "jobs", "kind", "late", "outcomes", "rank", "segments")
+    __slots__ = ("admitted", "bound", "i", "jobs", "kind", "outcomes", "rank", "segments")
 
     def __init__(self, jobs: list[PendingJob], rank: Ranking, kind: Kind) -> None:
         self.jobs = jobs
@@ -60,26 +59,17 @@ class Walk:
         self.segments: list[tuple[int, Waiting]] = []
         # The jobs that end after this wait too (-inf: all of them; inf: not known).
         self.bound = math.inf
-        # The pass left the group from jobs[i] on, all bound to wait, to be explained later.
-        self.late = False
         # Whether a job got in after one before it waited.
         self.admitted = False
 
 
-def explain_waiting(
-    walks: list[Walk], admitted: set[str], late: Callable[[Walk], Waiting]
-) -> tuple[Explanation, ...]:
-    """One explanation per waiting job; ``late`` explains the groups the pass left."""
+def explain_waiting(walks: list[Walk], admitted: set[str]) -> tuple[Explanation, ...]:
+    """One explanation per waiting job of ``walks``, with its positions."""
     # Parallel lists, not a tuple per job: this runs once for every waiting job.
     keys: list[SortKey] = []
     priorities: list[float] = []
     jobs: list[PendingJob] = []
     outcomes: list[Waiting] = []
-    # In the order the pass would have reached them: explaining one can change what the
-    # next one reads (a quota miss is remembered).
-    for w in sorted((w for w in walks if w.late), key=lambda w: w.rank.key(w.jobs[w.i])):
-        w.segments.append((w.i, late(w)))
-        w.late = False
     for w in walks:
         segments = w.segments
         for k, (start, waits) in enumerate(segments):
