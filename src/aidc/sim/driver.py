@@ -1,0 +1,226 @@
+"""The simulation driver: the production scheduler, line for line, on a virtual clock.
+
+The clock jumps from event to event: a submission, a job's end (its recorded duration, or
+its time limit if that comes first), a preempted job's exit after its class's grace. After
+every instant with events, one planning pass decides, with a ``Planner`` kept for the whole
+run exactly as the controller keeps one; nothing else changes what a pass would decide
+between events. Admitted jobs start at once (the engine's launch takes no virtual time); a
+preempted job goes back to the queue keeping its submit time and starts over. Fair-share
+usage is the controller's: billing-weighted accelerator-seconds of ended runs, decayed with
+the policy's half-life (``services.usage``'s arithmetic).
+
+No policy is copied here: every decision is ``aidc.scheduler``'s.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+
+from aidc.core.accelerators import billing_weight
+from aidc.core.policy import Policy
+from aidc.core.resources import Node, Placement, Request
+from aidc.scheduler import PendingJob, Planner, Quotas, RunningJob, Snapshot
+from aidc.services.usage import decay, run_contribution
+
+
+@dataclass(frozen=True, slots=True)
+class SimJob:
+    """One job of a trace: when it is submitted, what it asks, how long it really runs."""
+
+    job_id: str
+    submitted_at: float
+    duration_s: float
+    request: Request
+    project: str = ""
+    priority_class: str = "normal"
+    # What the scheduler is told (None: the class default); the true duration stays hidden.
+    time_limit_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    job_id: str
+    project: str
+    submitted_at: float
+    started_at: float  # the start of its last (completed) run
+    ended_at: float
+    accelerators: int  # nodes x accelerators per node
+    preemptions: int = 0
+    lost_accelerator_s: float = 0.0  # run time thrown away by preemptions
+    timed_out: bool = False  # stopped at its time limit before its duration
+
+    @property
+    def completion_s(self) -> float:
+        return self.ended_at - self.submitted_at
+
+
+@dataclass(slots=True)
+class SimResult:
+    jobs: list[JobOutcome] = field(default_factory=list)
+    # Jobs left unfinished when the run stopped (``until``), by id.
+    unfinished: list[str] = field(default_factory=list)
+    passes: int = 0
+    makespan_s: float = 0.0
+    # Accelerator-seconds that ran: those of completed runs, and those lost to preemption.
+    useful_accelerator_s: float = 0.0
+    lost_accelerator_s: float = 0.0
+
+
+class _Event(IntEnum):
+    # At one instant, ends and exits come before submissions, so a pass sees freed room.
+    END = 0
+    EXIT = 1
+    SUBMIT = 2
+
+
+@dataclass(slots=True)
+class _Run:
+    job: SimJob
+    pending: PendingJob
+    started_at: float
+    running: RunningJob
+    ends_at: float
+    preemptions: int
+    lost: float
+
+
+def simulate(
+    nodes: tuple[Node, ...],
+    jobs: Iterable[SimJob],
+    policy: Policy,
+    *,
+    quotas: Quotas | None = None,
+    until: float = math.inf,
+) -> SimResult:
+    """Run ``jobs`` (in any order) on ``nodes`` under ``policy`` until every job has ended,
+    or until the clock passes ``until``."""
+    quotas = quotas or Quotas()
+    planner = Planner()
+    events: list[tuple[float, int, int, object]] = []
+    for seq, job in enumerate(jobs):
+        heapq.heappush(events, (job.submitted_at, _Event.SUBMIT, seq, job))
+    result = SimResult()
+    pending: dict[str, PendingJob] = {}
+    sim_jobs: dict[str, SimJob] = {}
+    running: dict[str, _Run] = {}
+    history: dict[str, tuple[int, float]] = {}  # job id -> (preemptions, lost), across runs
+    usage: dict[str, float] = {}
+    usage_at = 0.0
+    tick = 0  # orders the ends and exits of one instant as they were made
+    first_submit: float | None = None
+    while events:
+        now = events[0][0]
+        if now > until:
+            break
+        usage = {p: decay(v, now - usage_at, policy.half_life_s) for p, v in usage.items()}
+        usage_at = now
+        while events and events[0][0] == now:
+            _, kind, _, payload = heapq.heappop(events)
+            if kind is _Event.SUBMIT:
+                assert isinstance(payload, SimJob)
+                first_submit = now if first_submit is None else first_submit
+                sim_jobs[payload.job_id] = payload
+                pending[payload.job_id] = PendingJob(
+                    payload.job_id,
+                    payload.request,
+                    payload.submitted_at,
+                    payload.project,
+                    len(sim_jobs),
+                    payload.priority_class,
+                    time_limit_s=payload.time_limit_s,
+                )
+                continue
+            assert isinstance(payload, str)
+            run = running.get(payload)
+            if run is None or (kind is _Event.END and run.ends_at != now):
+                continue  # a stale end: the run was preempted meanwhile
+            del running[payload]
+            seconds = now - run.started_at
+            devices = _devices(run.running.placement)
+            usage[run.job.project] = usage.get(run.job.project, 0.0) + run_contribution(
+                _rate(run.running.placement), run.started_at, now, now, policy.half_life_s
+            )
+            if kind is _Event.END:
+                result.useful_accelerator_s += devices * seconds
+                result.jobs.append(
+                    JobOutcome(
+                        run.job.job_id,
+                        run.job.project,
+                        run.job.submitted_at,
+                        run.started_at,
+                        now,
+                        run.job.request.nodes * run.job.request.accelerators,
+                        run.preemptions,
+                        run.lost,
+                        timed_out=seconds < run.job.duration_s,
+                    )
+                )
+            else:
+                # Preempted: back to the queue in its place, to start over.
+                lost = devices * seconds
+                result.lost_accelerator_s += lost
+                history[payload] = (run.preemptions + 1, run.lost + lost)
+                pending[payload] = run.pending
+        if not pending:
+            continue
+        snapshot = Snapshot(
+            nodes,
+            tuple(r.running for r in running.values()),
+            tuple(pending.values()),
+            {},
+            quotas,
+            usage,
+            policy,
+            now,
+        )
+        plan = planner.plan(snapshot)
+        result.passes += 1
+        for d in plan.admit:
+            job = sim_jobs[d.job_id]
+            queued = pending.pop(d.job_id)
+            limit = d.time_limit_s if d.time_limit_s is not None else math.inf
+            ends = now + min(job.duration_s, limit)
+            preemptions, lost = history.get(d.job_id, (0, 0.0))
+            running[d.job_id] = _Run(
+                job,
+                queued,
+                now,
+                RunningJob(d.job_id, d.placement, job.project, job.priority_class, now, limit),
+                ends,
+                preemptions,
+                lost,
+            )
+            tick += 1
+            heapq.heappush(events, (ends, _Event.END, tick, d.job_id))
+        for p in plan.preempt:
+            run = running.get(p.job_id)
+            if run is None or run.running.stopping:
+                continue
+            run.running = replace(run.running, stopping=True)
+            run.ends_at = math.inf  # its end never comes: it exits after the grace
+            tick += 1
+            heapq.heappush(events, (now + p.grace_s, _Event.EXIT, tick, p.job_id))
+    result.unfinished = sorted([*pending, *running])
+    if result.jobs and first_submit is not None:
+        result.makespan_s = max(j.ended_at for j in result.jobs) - first_submit
+    return result
+
+
+def _rate(p: Placement) -> float:
+    """Billing-weighted accelerators held (what fair share charges per second)."""
+    return sum(billing_weight(n.accelerator_type) * len(n.devices) for n in p.nodes)
+
+
+def _devices(p: Placement) -> int:
+    return sum(len(n.devices) for n in p.nodes)
+
+
+def utilisation(result: SimResult, capacity: Mapping[str, int]) -> float:
+    """Accelerator-seconds run (useful and lost) over what the cluster offered during the
+    makespan."""
+    offered = sum(capacity.values()) * result.makespan_s
+    return (result.useful_accelerator_s + result.lost_accelerator_s) / offered if offered else 0.0
