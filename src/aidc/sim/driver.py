@@ -4,10 +4,12 @@ The clock jumps from event to event: a submission, a job's end (its recorded dur
 its time limit if that comes first), a preempted job's exit after its class's grace. After
 every instant with events, one planning pass decides, with a ``Planner`` kept for the whole
 run exactly as the controller keeps one; nothing else changes what a pass would decide
-between events. Admitted jobs start at once (the engine's launch takes no virtual time); a
-preempted job goes back to the queue keeping its submit time and starts over. Fair-share
-usage is the controller's: billing-weighted accelerator-seconds of ended runs, decayed with
-the policy's half-life (``services.usage``'s arithmetic).
+between events. A job no set of the cluster's nodes could ever run is reported in
+``skipped`` with the reason, never dropped silently. Admitted jobs start at once (the
+engine's launch takes no virtual time); a preempted job goes back to the queue keeping its
+submit time and starts over. Fair-share usage is the controller's: billing-weighted
+accelerator-seconds of ended runs, decayed with the policy's half-life (``services.usage``'s
+arithmetic).
 
 No policy is copied here: every decision is ``aidc.scheduler``'s.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
@@ -24,6 +26,7 @@ from aidc.core.accelerators import billing_weight
 from aidc.core.policy import Policy
 from aidc.core.resources import Node, Placement, Request
 from aidc.scheduler import PendingJob, Planner, Quotas, RunningJob, Snapshot
+from aidc.scheduler.feasibility import why_infeasible
 from aidc.services.usage import decay, run_contribution
 
 
@@ -48,6 +51,7 @@ class JobOutcome:
     submitted_at: float
     started_at: float  # the start of its last (completed) run
     ended_at: float
+    first_started_at: float  # the start of its first run (before any preemption)
     accelerators: int  # nodes x accelerators per node
     preemptions: int = 0
     lost_accelerator_s: float = 0.0  # run time thrown away by preemptions
@@ -57,12 +61,19 @@ class JobOutcome:
     def completion_s(self) -> float:
         return self.ended_at - self.submitted_at
 
+    @property
+    def queued_s(self) -> float:
+        """Waiting before its first start."""
+        return self.first_started_at - self.submitted_at
+
 
 @dataclass(slots=True)
 class SimResult:
     jobs: list[JobOutcome] = field(default_factory=list)
     # Jobs left unfinished when the run stopped (``until``), by id.
     unfinished: list[str] = field(default_factory=list)
+    # Jobs no node set of the cluster could ever run: (job id, why), never silently dropped.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     passes: int = 0
     makespan_s: float = 0.0
     # Accelerator-seconds that ran: those of completed runs, and those lost to preemption.
@@ -101,13 +112,18 @@ def simulate(
     quotas = quotas or Quotas()
     planner = Planner()
     events: list[tuple[float, int, int, object]] = []
-    for seq, job in enumerate(jobs):
-        heapq.heappush(events, (job.submitted_at, _Event.SUBMIT, seq, job))
     result = SimResult()
+    for seq, job in enumerate(jobs):
+        infeasible = why_infeasible(job.request, nodes)
+        if infeasible is not None:
+            result.skipped.append((job.job_id, f"{infeasible[0]}: {infeasible[1]}"))
+            continue
+        heapq.heappush(events, (job.submitted_at, _Event.SUBMIT, seq, job))
     pending: dict[str, PendingJob] = {}
     sim_jobs: dict[str, SimJob] = {}
     running: dict[str, _Run] = {}
-    history: dict[str, tuple[int, float]] = {}  # job id -> (preemptions, lost), across runs
+    # job id -> (preemptions, lost, first start), across runs
+    history: dict[str, tuple[int, float, float]] = {}
     usage: dict[str, float] = {}
     usage_at = 0.0
     tick = 0  # orders the ends and exits of one instant as they were made
@@ -153,6 +169,7 @@ def simulate(
                         run.job.submitted_at,
                         run.started_at,
                         now,
+                        history.get(payload, (0, 0.0, run.started_at))[2],
                         run.job.request.nodes * run.job.request.accelerators,
                         run.preemptions,
                         run.lost,
@@ -163,7 +180,8 @@ def simulate(
                 # Preempted: back to the queue in its place, to start over.
                 lost = devices * seconds
                 result.lost_accelerator_s += lost
-                history[payload] = (run.preemptions + 1, run.lost + lost)
+                first = history.get(payload, (0, 0.0, run.started_at))[2]
+                history[payload] = (run.preemptions + 1, run.lost + lost, first)
                 pending[payload] = run.pending
         if not pending:
             continue
@@ -184,7 +202,7 @@ def simulate(
             queued = pending.pop(d.job_id)
             limit = d.time_limit_s if d.time_limit_s is not None else math.inf
             ends = now + min(job.duration_s, limit)
-            preemptions, lost = history.get(d.job_id, (0, 0.0))
+            preemptions, lost, _ = history.get(d.job_id, (0, 0.0, now))
             running[d.job_id] = _Run(
                 job,
                 queued,
@@ -217,10 +235,3 @@ def _rate(p: Placement) -> float:
 
 def _devices(p: Placement) -> int:
     return sum(len(n.devices) for n in p.nodes)
-
-
-def utilisation(result: SimResult, capacity: Mapping[str, int]) -> float:
-    """Accelerator-seconds run (useful and lost) over what the cluster offered during the
-    makespan."""
-    offered = sum(capacity.values()) * result.makespan_s
-    return (result.useful_accelerator_s + result.lost_accelerator_s) / offered if offered else 0.0

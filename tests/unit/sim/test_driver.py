@@ -5,7 +5,7 @@ from __future__ import annotations
 from aidc.core.policy import Policy, preset
 from aidc.core.resources import Request
 from aidc.sim import SimJob, SimResult, simulate
-from aidc.sim.driver import utilisation
+from aidc.sim.metrics import utilisation
 from tests.unit.scheduler.build import GIB, gpu_node, quotas
 
 
