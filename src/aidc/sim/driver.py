@@ -8,8 +8,8 @@ between events. A job no set of the cluster's nodes could ever run is reported i
 ``skipped`` with the reason, never dropped silently. Admitted jobs start at once (the
 engine's launch takes no virtual time); a preempted job goes back to the queue keeping its
 submit time and starts over. Fair-share usage is the controller's: billing-weighted
-accelerator-seconds of ended runs, decayed with the policy's half-life (``services.usage``'s
-arithmetic).
+accelerator-seconds of ended runs and of running ones so far, decayed with the policy's
+half-life (``services.usage``'s arithmetic).
 
 No policy is copied here: every decision is ``aidc.scheduler``'s.
 """
@@ -22,12 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
-from aidc.core.accelerators import billing_weight
 from aidc.core.policy import Policy
 from aidc.core.resources import Node, Placement, Request
 from aidc.scheduler import PendingJob, Planner, Quotas, RunningJob, Snapshot
 from aidc.scheduler.feasibility import why_infeasible
-from aidc.services.usage import decay, run_contribution
+from aidc.services.usage import decay, placement_rate, run_contribution
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +157,11 @@ def simulate(
             seconds = now - run.started_at
             devices = _devices(run.running.placement)
             usage[run.job.project] = usage.get(run.job.project, 0.0) + run_contribution(
-                _rate(run.running.placement), run.started_at, now, now, policy.half_life_s
+                placement_rate(run.running.placement),
+                run.started_at,
+                now,
+                now,
+                policy.half_life_s,
             )
             if kind is _Event.END:
                 result.useful_accelerator_s += devices * seconds
@@ -185,13 +188,19 @@ def simulate(
                 pending[payload] = run.pending
         if not pending:
             continue
+        # As the controller reads it: ended runs, and the part of the running ones so far.
+        seen = dict(usage)
+        for r in running.values():
+            seen[r.job.project] = seen.get(r.job.project, 0.0) + run_contribution(
+                placement_rate(r.running.placement), r.started_at, now, now, policy.half_life_s
+            )
         snapshot = Snapshot(
             nodes,
             tuple(r.running for r in running.values()),
             tuple(pending.values()),
             {},
             quotas,
-            usage,
+            seen,
             policy,
             now,
         )
@@ -226,11 +235,6 @@ def simulate(
     if result.jobs and first_submit is not None:
         result.makespan_s = max(j.ended_at for j in result.jobs) - first_submit
     return result
-
-
-def _rate(p: Placement) -> float:
-    """Billing-weighted accelerators held (what fair share charges per second)."""
-    return sum(billing_weight(n.accelerator_type) * len(n.devices) for n in p.nodes)
 
 
 def _devices(p: Placement) -> int:

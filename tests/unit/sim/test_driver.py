@@ -86,3 +86,17 @@ def test_the_same_trace_gives_the_same_result() -> None:
     assert simulate(nodes, trace, Policy()) == first
     assert first.unfinished == [] and len(first.jobs) == 60
     assert first.useful_accelerator_s == sum(j.duration_s * j.request.accelerators for j in trace)
+
+
+def test_fair_share_reads_the_usage_of_runs_ended_and_running() -> None:
+    """One GPU; heavy has run 100 s when both projects' next jobs wait: fairshare starts
+    light's first although heavy's was submitted first; fifo does the opposite."""
+    trace = [
+        job("heavy1", 0, 100, project="heavy"),
+        job("heavy2", 1, 10, project="heavy"),
+        job("light1", 1, 10, project="light"),
+    ]
+    fair = by_id(simulate((gpu_node("n1", 1),), trace, preset("fairshare")))
+    assert fair["light1"] == (100, 110) and fair["heavy2"] == (110, 120)
+    fifo = by_id(simulate((gpu_node("n1", 1),), trace, preset("fifo")))
+    assert fifo["heavy2"] == (100, 110) and fifo["light1"] == (110, 120)
