@@ -112,8 +112,11 @@ def simulate(
     planner = Planner()
     events: list[tuple[float, int, int, object]] = []
     result = SimResult()
+    checked: dict[Request, tuple[str, str] | None] = {}
     for seq, job in enumerate(jobs):
-        infeasible = why_infeasible(job.request, nodes)
+        if job.request not in checked:
+            checked[job.request] = why_infeasible(job.request, nodes)
+        infeasible = checked[job.request]
         if infeasible is not None:
             result.skipped.append((job.job_id, f"{infeasible[0]}: {infeasible[1]}"))
             continue
