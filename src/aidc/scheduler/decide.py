@@ -189,7 +189,7 @@ class Decider:
         if reason is Reason.PRIORITY:
             return reason, message, None
         if not self.policy.backfill.enabled:
-            self.blocks.add_fence(job.job_id, self._partition(job, t))
+            self.blocks.add_fence(job.job_id, self.partition(t if req.accelerators else ""))
             return reason, message, None
         if len(self.blocks.reservations) >= self.policy.backfill.reservations:
             return reason, message, None
@@ -235,9 +235,6 @@ class Decider:
                     )
         reason, message = explain.capacity(self.cap, req, t, same_rack, excluded)
         return reason, message, None
-
-    def _partition(self, job: PendingJob, t: str) -> frozenset[str]:
-        return self.partition(t if job.request.accelerators else "")
 
     def partition(self, t: str) -> frozenset[str]:
         """The nodes of accelerator type ``t`` ("": every node, for CPU jobs)."""

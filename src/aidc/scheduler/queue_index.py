@@ -27,10 +27,9 @@ in_group_order = attrgetter("submitted_at", "seq", "job_id")
 class Group:
     """Alike pending jobs, in the order the scheduler considers them."""
 
-    __slots__ = ("_in_order", "_last", "_sorted", "key", "members")
+    __slots__ = ("_in_order", "_last", "_sorted", "members")
 
-    def __init__(self, key: Hashable) -> None:
-        self.key = key
+    def __init__(self) -> None:
         # Insertion-ordered; ``_in_order`` while every job came after the one before it.
         self.members: dict[PendingJob, None] = {}
         self._in_order = True
@@ -109,6 +108,6 @@ class QueueIndex:
             )
             group = groups.get(key)
             if group is None:
-                group = groups[key] = Group(key)
+                group = groups[key] = Group()
             group.add(job)
             index[job] = group
