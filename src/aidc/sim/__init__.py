@@ -1,5 +1,5 @@
-"""Simulation: the production scheduler on a virtual clock (issue 4; the driver so far)."""
+"""Simulation: the production scheduler on a virtual clock (issue 4)."""
 
-from aidc.sim.driver import JobOutcome, SimJob, SimResult, simulate
+from aidc.sim.driver import JobOutcome, RunRecord, SimJob, SimResult, simulate
 
-__all__ = ["JobOutcome", "SimJob", "SimResult", "simulate"]
+__all__ = ["JobOutcome", "RunRecord", "SimJob", "SimResult", "simulate"]

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
+from typing import NamedTuple
 
 from aidc.core.policy import Policy
 from aidc.core.resources import Node, Placement, Request
@@ -66,9 +67,24 @@ class JobOutcome:
         return self.first_started_at - self.submitted_at
 
 
+class RunRecord(NamedTuple):
+    """One run of a job on the cluster: every run, the preempted ones too, so that use over
+    time, queue length and each tenant's share can be worked out afterwards."""
+
+    job_id: str
+    project: str
+    accelerator_type: str
+    accelerators: int  # devices held
+    started_at: float
+    ended_at: float
+    completed: bool  # False: preempted, its work lost
+
+
 @dataclass(slots=True)
 class SimResult:
     jobs: list[JobOutcome] = field(default_factory=list)
+    # Every run in the order they ended.
+    runs: list[RunRecord] = field(default_factory=list)
     # Jobs left unfinished when the run stopped (``until``), by id.
     unfinished: list[str] = field(default_factory=list)
     # Jobs no node set of the cluster could ever run: (job id, why), never silently dropped.
@@ -78,6 +94,9 @@ class SimResult:
     # Accelerator-seconds that ran: those of completed runs, and those lost to preemption.
     useful_accelerator_s: float = 0.0
     lost_accelerator_s: float = 0.0
+
+
+PROGRESS_EVERY = 1000
 
 
 class _Event(IntEnum):
@@ -105,9 +124,11 @@ def simulate(
     *,
     quotas: Quotas | None = None,
     until: float = math.inf,
+    progress: Callable[[float, int], None] | None = None,
 ) -> SimResult:
     """Run ``jobs`` (in any order) on ``nodes`` under ``policy`` until every job has ended,
-    or until the clock passes ``until``."""
+    or until the clock passes ``until``. ``progress(now, jobs_done)`` is called after every
+    ``PROGRESS_EVERY`` passes."""
     quotas = quotas or Quotas()
     planner = Planner()
     events: list[tuple[float, int, int, object]] = []
@@ -166,6 +187,17 @@ def simulate(
                 now,
                 policy.half_life_s,
             )
+            result.runs.append(
+                RunRecord(
+                    payload,
+                    run.job.project,
+                    _type(run.running.placement),
+                    devices,
+                    run.started_at,
+                    now,
+                    kind is _Event.END,
+                )
+            )
             if kind is _Event.END:
                 result.useful_accelerator_s += devices * seconds
                 result.jobs.append(
@@ -209,6 +241,8 @@ def simulate(
         )
         plan = planner.plan(snapshot)
         result.passes += 1
+        if progress is not None and result.passes % PROGRESS_EVERY == 0:
+            progress(now, len(result.jobs))
         for d in plan.admit:
             job = sim_jobs[d.job_id]
             queued = pending.pop(d.job_id)
@@ -242,3 +276,7 @@ def simulate(
 
 def _devices(p: Placement) -> int:
     return sum(len(n.devices) for n in p.nodes)
+
+
+def _type(p: Placement) -> str:
+    return p.nodes[0].accelerator_type if p.nodes else "cpu"

@@ -71,6 +71,23 @@ def test_borrowed_gpus_are_reclaimed_and_the_lost_work_is_counted() -> None:
     assert runs[preempted.job_id] == (40 + grace, 140 + grace)
     assert r.lost_accelerator_s == 10 + grace
     assert r.useful_accelerator_s == 100 + 100 + 30  # every job's duration x GPUs, once
+    # Every run is recorded, the preempted one too: (job, start, end, completed).
+    assert sorted((x.job_id, x.started_at, x.ended_at, x.completed) for x in r.runs) == sorted(
+        [
+            ("a1", 10 + grace, 40 + grace, True),
+            (preempted.job_id, 0, 10 + grace, False),
+            (preempted.job_id, 40 + grace, 140 + grace, True),
+            (
+                next(j.job_id for j in r.jobs if j.project == "b" and not j.preemptions),
+                0,
+                100,
+                True,
+            ),
+        ]
+    )
+    assert sum(x.accelerators * (x.ended_at - x.started_at) for x in r.runs) == (
+        r.useful_accelerator_s + r.lost_accelerator_s
+    )
 
 
 def test_a_job_that_outruns_its_time_limit_is_stopped_there() -> None:
