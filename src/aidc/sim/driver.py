@@ -127,12 +127,14 @@ def simulate(
     quotas: Quotas | None = None,
     until: float = math.inf,
     progress: Callable[[float, int], None] | None = None,
+    planner: Planner | None = None,
 ) -> SimResult:
     """Run ``jobs`` (in any order) on ``nodes`` under ``policy`` until every job has ended,
     or until the clock passes ``until``. ``progress(now, jobs_done)`` is called after every
-    ``PROGRESS_EVERY`` passes."""
+    ``PROGRESS_EVERY`` passes. ``planner``: the one to keep for the run (a new one by
+    default, as the controller keeps one)."""
     quotas = quotas or Quotas()
-    planner = Planner()
+    planner = planner or Planner()
     events: list[tuple[float, int, int, object]] = []
     result = SimResult()
     checked: dict[Request, tuple[str, str] | None] = {}
