@@ -8,6 +8,8 @@ why it waits (reserving or fencing as backfill says). ``plan`` walks the queue a
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from aidc.core import accelerators
 from aidc.core.policy import PlacementStrategy, Policy, TypeChoice
 from aidc.core.resources import Placement, Request
@@ -56,14 +58,18 @@ class Decider:
         self.thorough = thorough
         self.policy = s.policy
         self.now = s.now
+        # Projects with running jobs.
+        self.running_projects: Collection[str]
         if standing is None:
             self.cap = Capacity(s.nodes, s.running, self.policy.placement.topology_label)
             beyond = frozenset(n for n, c in self.policy.classes.items() if c.beyond_quota)
             self.quota = QuotaState(s.quotas, s.nodes, fresh_charges(s.running, beyond))
+            self.running_projects = {r.project for r in s.running}
         else:
             # Kept from earlier passes and brought up to date (``standing``).
-            self.cap = standing.capacity(s)
-            self.quota = QuotaState(s.quotas, s.nodes, standing.charged(s), standing.node_totals)
+            self.cap = standing.sync(s)
+            self.quota = QuotaState(s.quotas, s.nodes, standing.charged, standing.node_totals)
+            self.running_projects = standing.projects.keys()
         self.blocks = Blocks()
         self.admit: list[Decision] = []
         self.preempt: list[Preemption] = []

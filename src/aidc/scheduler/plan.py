@@ -51,7 +51,7 @@ class _Pass(Decider):
         reaches (``rank``)."""
         s = self.s
         shares = {p.name: p.shares for p in s.quotas.projects}
-        projects = {j.project for j in heads} | {r.project for r in s.running} | set(shares)
+        projects = {j.project for j in heads} | set(self.running_projects) | set(shares)
         self._fair = ordering.fair_share_factors(s.usage, shares, projects)
         self._ranker = ordering.Ranker(
             self.policy, self.now, sum(v for k, v in self.cap.total_devices.items() if k != CPU)

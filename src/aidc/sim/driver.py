@@ -149,6 +149,8 @@ def simulate(
     pending: dict[str, PendingJob] = {}
     sim_jobs: dict[str, SimJob] = {}
     running: dict[str, _Run] = {}
+    # What the scheduler sees running, job id -> the same object from pass to pass.
+    seen_running: dict[str, RunningJob] = {}
     # job id -> (preemptions, lost, first start), across runs
     history: dict[str, tuple[int, float, float]] = {}
     usage = VirtualUsage(policy.half_life_s)
@@ -178,7 +180,7 @@ def simulate(
             run = running.get(payload)
             if run is None or (kind is _Event.END and run.ends_at != now):
                 continue  # a stale end: the run was preempted meanwhile
-            del running[payload]
+            del running[payload], seen_running[payload]
             seconds = now - run.started_at
             devices = _devices(run.running.placement)
             usage.ended(run.job.project, run.rate, run.started_at, now)
@@ -220,7 +222,7 @@ def simulate(
             continue
         snapshot = Snapshot(
             nodes,
-            tuple(r.running for r in running.values()),
+            tuple(seen_running.values()),
             tuple(pending.values()),
             {},
             quotas,
@@ -248,6 +250,7 @@ def simulate(
                 lost,
                 placement_rate(d.placement),
             )
+            seen_running[d.job_id] = running[d.job_id].running
             usage.started(job.project, running[d.job_id].rate, now)
             tick += 1
             heapq.heappush(events, (ends, _Event.END, tick, d.job_id))
@@ -255,7 +258,7 @@ def simulate(
             run = running.get(p.job_id)
             if run is None or run.running.stopping:
                 continue
-            run.running = replace(run.running, stopping=True)
+            run.running = seen_running[p.job_id] = replace(run.running, stopping=True)
             run.ends_at = math.inf  # its end never comes: it exits after the grace
             tick += 1
             heapq.heappush(events, (now + p.grace_s, _Event.EXIT, tick, p.job_id))
