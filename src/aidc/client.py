@@ -161,6 +161,20 @@ class Client:
         except httpx.TransportError as e:
             raise ConnectionFailed(self._unreachable(e)) from None
 
+    def export_jobs(self, project: str | None = None) -> Iterator[str]:
+        """The job history as CSV text, streamed (``aidc.services.job_export``)."""
+        params = {"project": project} if project else {}
+        try:
+            with self._http.stream(
+                "GET", "/v1/jobs/export", params=params, timeout=httpx.Timeout(30.0, read=None)
+            ) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    self._raise(r)
+                yield from r.iter_text()
+        except httpx.TransportError as e:
+            raise ConnectionFailed(self._unreachable(e)) from None
+
     def nodes(self) -> list[NodeView]:
         return [NodeView.model_validate(n) for n in self._request("GET", "/v1/nodes").json()]
 

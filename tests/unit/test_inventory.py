@@ -250,3 +250,34 @@ def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.toml"
     with pytest.raises(InventoryError, match=f"{path} does not exist"):
         load_inventory(path)
+
+
+def test_copies_declare_many_identical_nodes(tmp_path: Path) -> None:
+    _, nodes = load_inventory(write(tmp_path, node_toml(name='"gpu"', copies="12")))
+    assert [n.name for n in nodes] == ["n0"] + [f"gpu-{k:03d}" for k in range(1, 13)]
+    assert {(n.cpus, n.memory_mib, n.labels["pool"]) for n in nodes[1:]} == {(8, 16384, "gpu")}
+    _, many = load_inventory(write(tmp_path, node_toml(name='"x"', copies="1000")))
+    assert (many[1].name, many[-1].name) == ("x-0001", "x-1000")
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"copies": "0"}, r"^nodes\[1\]\.copies: must be a whole number >= 1"),
+        ({"copies": '"4"'}, r"^nodes\[1\]\.copies: must be a whole number"),
+        ({"copies": "true"}, r"^nodes\[1\]\.copies"),
+        # A generated name that another entry has: both entries named.
+        ({"name": '"n0-001"'}, "^$"),
+    ],
+)
+def test_copies_errors_name_entry_and_field(
+    tmp_path: Path, fields: dict[str, str], match: str
+) -> None:
+    if match == "^$":
+        text = node_toml(**fields) + '\n[[nodes]]\nname = "n0"\npool = "gpu"\ncopies = 2\n'
+        text = text.replace('name = "n0"\npool = "gpu"\n\n', 'name = "m"\npool = "gpu"\n\n', 1)
+        match = r"nodes\[2\]\.name: 'n0-001' is already used by nodes\[1\]"
+    else:
+        text = node_toml(**fields)
+    with pytest.raises(InventoryError, match=match):
+        load_inventory(write(tmp_path, text))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
 from aidc.client import Client, config_path
+from aidc.core.job_states import JobState
 from aidc.core.units import format_duration, parse_duration, parse_memory_mib
 from aidc.schemas import JobView
 
@@ -176,8 +178,13 @@ def submit(
         raise typer.Exit(0 if job.state == "SUCCEEDED" else (job.exit_code or 1))
 
 
-@app.command()
+jobs_app = typer.Typer(no_args_is_help=False, help="Your jobs; `aidc jobs export` writes history.")
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.callback(invoke_without_command=True)
 def jobs(
+    ctx: typer.Context,
     state_: Annotated[str | None, typer.Option("--state", help="QUEUED, RUNNING, ...")] = None,
     project: Annotated[str | None, typer.Option("--project", "-p")] = None,
     user: Annotated[str | None, typer.Option("--user", "-u")] = None,
@@ -188,6 +195,8 @@ def jobs(
     as_json: JsonOpt = False,
 ) -> None:
     """Your jobs, newest first, with queue position or where they run."""
+    if ctx.invoked_subcommand is not None:
+        return
     if why:
         state_ = "QUEUED"
     with errors(), _client() as c:
@@ -215,6 +224,26 @@ def jobs(
             j.id, j.name or "", j.project, j.user, state(j.state), gpus, when(j.submitted_at), where
         )
     out.print(table)
+
+
+@jobs_app.command("export")
+def export_jobs(
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
+    project: Annotated[str | None, typer.Option("--project", "-p")] = None,
+) -> None:
+    """Write the job history you may see as CSV, to replay with `--format aidc-history`."""
+    with errors(), _client() as c, out_file.open("w", newline="") as f:
+        for chunk in c.export_jobs(project):
+            f.write(chunk)
+    total = replayable = 0
+    with out_file.open(newline="") as f:
+        for row in csv.DictReader(f):
+            total += 1
+            replayable += JobState(row["state"]).is_terminal and bool(row["started_at"])
+    out.print(
+        f"wrote {total} jobs to {out_file}: {replayable} replayable "
+        f"(finished after a start), {total - replayable} not (queued, running or never started)"
+    )
 
 
 def _types(spec: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ simulator's ``aidc-history`` loader says which rows it could not replay and why.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO, cast
 
@@ -80,6 +81,20 @@ def _row(job: JobRow, project: str) -> dict[str, str]:
         "time_limit_s": num(job.time_limit_s),
         "state": job.state,
     }
+
+
+def csv_chunks(rows: Iterable[dict[str, str]], per_chunk: int = PAGE) -> Iterator[str]:
+    """``rows`` as CSV text with a header, ``per_chunk`` rows at a time (for a stream)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for i, row in enumerate(rows, 1):
+        writer.writerow(row)
+        if i % per_chunk == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
 
 
 def write_csv(rows: Iterable[dict[str, str]], out: TextIO) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""/v1/jobs: submit, list, get, cancel, events, logs."""
+"""/v1/jobs: submit, list, get, cancel, events, logs, and the history export."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from aidc.api.deps import CenterDep, PrincipalDep
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
 from aidc.schemas import ErrorBody, EventView, JobView
-from aidc.services import jobs
+from aidc.services import job_export, jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -41,6 +41,22 @@ def list_jobs(
 ) -> list[JobView]:
     """Jobs you may see (your projects; your organisation's if you are its admin)."""
     return jobs.list_jobs(c, p, state=state, project=project, user=user, limit=limit)
+
+
+@router.get(
+    "/export",
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    response_class=PlainTextResponse,
+)
+def export(c: CenterDep, p: PrincipalDep, project: str | None = None) -> StreamingResponse:
+    """The job history as CSV (``aidc.services.job_export.COLUMNS``), oldest first: every
+    job you may see (operators: all), to replay in the simulator (format ``aidc-history``)."""
+    rows = job_export.history_rows(c, p, project=project)
+    return StreamingResponse(
+        job_export.csv_chunks(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="aidc-jobs.csv"'},
+    )
 
 
 @router.get("/{job_id}", responses=ERRORS)
