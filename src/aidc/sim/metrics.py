@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
+from aidc.scheduler import Quotas
 from aidc.sim.driver import JobOutcome, SimResult
+from aidc.sim.fairness import jain_of, tenants
+from aidc.sim.timeline import allocation, integral, queue_length, series, span
 
 # Bounded slowdown counts runs shorter than this as this long (Feitelson's tau).
 SLOWDOWN_FLOOR_S = 10.0
@@ -72,3 +77,61 @@ def summary(result: SimResult, capacity: Mapping[str, int]) -> dict[str, Any]:
             for p, js in sorted(per_project.items())
         },
     }
+
+
+# Floats in the plain data are rounded to this many decimals, so that the same run always
+# serialises to the same bytes (and noise in the last bits never shows).
+DECIMALS = 6
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: floats rounded to ``DECIMALS`` (non-finite ones None),
+    tuples as lists, mapping keys as strings."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        rounded = round(value, DECIMALS)
+        return 0.0 if rounded == 0 else rounded  # never -0.0
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    raise TypeError(f"not plain data: {type(value).__name__}")
+
+
+def dumps(data: Any) -> str:
+    """Canonical JSON: keys sorted, floats rounded; the same data, the same bytes."""
+    return json.dumps(plain(data), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def evaluate(
+    result: SimResult,
+    capacity: Mapping[str, int],
+    quotas: Quotas | None = None,
+    points: int = 500,
+) -> dict[str, Any]:
+    """Everything a report shows of one run, as plain data: the summary, utilisation per
+    accelerator type, the per-tenant table with Jain's index, and the resampled series."""
+    total = sum(capacity.values())
+    rows = tenants(result.jobs, result.runs, quotas or Quotas(), total)
+    sp = span(result)
+    held = allocation(result.runs)
+    return plain(
+        {
+            "summary": summary(result, capacity)
+            | {
+                "utilisation_by_type": {
+                    t: (integral(held.get(t, []), sp.start, sp.end) / (c * sp.length))
+                    if sp.length and c
+                    else 0.0
+                    for t, c in capacity.items()
+                },
+                "jain_index": jain_of(rows),
+                "queue_length_max": max((v for _, v in queue_length(result)), default=0),
+            },
+            "tenants": [asdict(r) for r in rows],
+            "series": series(result, capacity, points),
+        }
+    )
