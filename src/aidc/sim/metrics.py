@@ -25,6 +25,14 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
 
 
+def quantiles(values: Sequence[float], steps: int = 100) -> list[float]:
+    """The nearest-rank percentiles 0, 100/steps, ..., 100 of ``values`` (empty for none)."""
+    if not values:
+        return []
+    ordered = sorted(values)
+    return [ordered[max(1, math.ceil(i / steps * len(ordered))) - 1] for i in range(steps + 1)]
+
+
 def _spread(values: Sequence[float]) -> dict[str, float]:
     return {
         "avg": round(sum(values) / len(values), 3) if values else 0.0,
@@ -131,6 +139,8 @@ def evaluate(
                 "jain_index": jain_of(rows),
                 "queue_length_max": max((v for _, v in queue_length(result)), default=0),
             },
+            # Completion time at every percent (0: the shortest, 100: the longest): the CDF.
+            "completion_quantiles_s": quantiles([j.completion_s for j in result.jobs]),
             "tenants": [asdict(r) for r in rows],
             "series": series(result, capacity, points),
         }
