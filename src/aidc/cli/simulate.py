@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -54,8 +54,8 @@ def cluster_of(spec: str) -> SimCluster:
         fail(f"--cluster: {e.args[0] if e.args else e}")
 
 
-def table(doc: dict[str, object]) -> Table:
-    header, rows = report.comparison(doc)  # type: ignore[arg-type]
+def table(doc: dict[str, Any]) -> Table:
+    header, rows = report.comparison(doc)
     t = Table(box=None, header_style="bold")
     for i, h in enumerate(header):
         t.add_column(h, justify="left" if i == 0 else "right")

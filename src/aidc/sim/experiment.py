@@ -132,8 +132,8 @@ def parse_add_nodes(spec: str, cluster: SimCluster, index: int) -> tuple[Node, .
     )
 
 
-def prepare(setup: Setup) -> Prepared:
-    """Check every option and read the trace once (count, earliest submission)."""
+def check(setup: Setup) -> tuple[tuple[Node, ...], tuple[str, ...]]:
+    """Every option but the trace's content: the nodes (with those added) and notes."""
     s = setup
     if s.format not in FORMATS:
         raise OptionError(
@@ -157,8 +157,6 @@ def prepare(setup: Setup) -> Prepared:
         raise OptionError("--until", f"must be after the start (got {s.until_s:g} s)")
     if not 1 <= s.points <= 5000:
         raise OptionError("--points", f"must be 1 to 5000 (got {s.points})")
-    if not s.trace.is_file():
-        raise OptionError("--trace", f"{s.trace_label or s.trace}: no such file")
     nodes = tuple(s.cluster.nodes)
     notes: list[str] = []
     for i, spec in enumerate(s.add_nodes):
@@ -170,6 +168,15 @@ def prepare(setup: Setup) -> Prepared:
                 f"{s.cluster.shape.accelerator_type}, so these {kind} nodes stay idle"
             )
         nodes += added
+    return nodes, tuple(notes)
+
+
+def prepare(setup: Setup) -> Prepared:
+    """Check every option and read the trace once (count, earliest submission)."""
+    s = setup
+    nodes, notes = check(s)
+    if not s.trace.is_file():
+        raise OptionError("--trace", f"{s.trace_label or s.trace}: no such file")
     limits = LimitModel(seed=s.seed, median_factor=s.median_factor, sigma=s.sigma, oracle=s.oracle)
     count, start = 0, math.inf
     try:

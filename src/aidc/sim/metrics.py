@@ -126,7 +126,7 @@ def evaluate(
     rows = tenants(result.jobs, result.runs, quotas or Quotas(), total)
     sp = span(result)
     held = allocation(result.runs)
-    return plain(
+    data: dict[str, Any] = plain(
         {
             "summary": summary(result, capacity)
             | {
@@ -145,3 +145,4 @@ def evaluate(
             "series": series(result, capacity, points),
         }
     )
+    return data
