@@ -56,6 +56,38 @@ CATALOG: dict[str, AcceleratorType] = {
         AcceleratorType(
             "l40s", "nvidia", AcceleratorKind.GPU, "NVIDIA L40S 48GB", 48, 362.0, 1.4, 0.6
         ),
+        # Older and inference GPUs, as in the public traces the simulator replays (Philly,
+        # Alibaba PAI). Peaks: the datasheets' dense tensor fp16 (no bf16 before Ampere) and
+        # fp64; weights: roughly their rental price against an A100's.
+        AcceleratorType(
+            "v100m32", "nvidia", AcceleratorKind.GPU, "NVIDIA V100 SXM2 32GB", 32, 125.0, 7.8, 0.35
+        ),
+        AcceleratorType(
+            "v100m16", "nvidia", AcceleratorKind.GPU, "NVIDIA V100 SXM2 16GB", 16, 125.0, 7.8, 0.3
+        ),
+        AcceleratorType(
+            "p100",
+            "nvidia",
+            AcceleratorKind.GPU,
+            "NVIDIA Tesla P100 SXM2 16GB",
+            16,
+            21.2,
+            5.3,
+            0.15,
+        ),
+        AcceleratorType(
+            "a10", "nvidia", AcceleratorKind.GPU, "NVIDIA A10 24GB", 24, 125.0, 0.98, 0.25
+        ),
+        AcceleratorType("t4", "nvidia", AcceleratorKind.GPU, "NVIDIA T4 16GB", 16, 65.0, 0.25, 0.1),
+        # Alibaba's 2023 trace names two models only as G2 and G3 (anonymised): their
+        # memory and peaks are unknown (0: they count no PF-hours), their weight that of an
+        # A100 for want of better. Used by the alibaba-openb simulator preset.
+        AcceleratorType(
+            "g2", "anonymised", AcceleratorKind.GPU, "Alibaba G2 (anonymised)", 0, 0.0, 0.0, 1.0
+        ),
+        AcceleratorType(
+            "g3", "anonymised", AcceleratorKind.GPU, "Alibaba G3 (anonymised)", 0, 0.0, 0.0, 1.0
+        ),
         AcceleratorType(
             "rngd", "furiosa", AcceleratorKind.NPU, "FuriosaAI RNGD", 48, 256.0, 0.0, 0.7
         ),

@@ -12,11 +12,24 @@ memory = "256G"
 accelerator = "a100"
 count = 8
 labels = { rack = "r1" }
+
+[[nodes]]
+name = "cpu"
+pool = "gpu"
+cpus = 64
+copies = 16  # sixteen identical nodes named cpu-001 ... cpu-016
+
+``copies = N`` (a whole number >= 1) stands for N identical nodes, named ``<name>-001`` to
+``<name>-N`` (three digits, or more when N needs them); a generated name that another entry
+already uses is refused like any other.
+``data_inventory`` reads the same tables from already-parsed TOML, so that a file with more
+tables (a simulator preset) uses the same rules.
 """
 
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 from aidc.core import accelerators
@@ -36,11 +49,21 @@ def load_inventory(path: Path) -> tuple[list[Pool], list[Node]]:
         raise InventoryError(f"inventory file {path} does not exist") from None
     except tomllib.TOMLDecodeError as e:
         raise InventoryError(f"{path}: not valid TOML: {e}") from None
+    return data_inventory(data)
+
+
+def data_inventory(data: dict[str, object]) -> tuple[list[Pool], list[Node]]:
+    """Pools and nodes of parsed TOML ``data`` (``[[pools]]`` and ``[[nodes]]``)."""
     pools = [_pool(i, p) for i, p in enumerate(_tables(data, "pools"))]
     _unique("pools", [p.name for p in pools])
     names = {p.name for p in pools}
-    nodes = [_node(i, n, names) for i, n in enumerate(_tables(data, "nodes"))]
-    _unique("nodes", [n.name for n in nodes])
+    nodes: list[Node] = []
+    entries: list[int] = []  # the entry each node came from, to name it in errors
+    for i, n in enumerate(_tables(data, "nodes")):
+        made = _copies(i, n, _node(i, n, names))
+        nodes.extend(made)
+        entries.extend([i] * len(made))
+    _unique("nodes", [n.name for n in nodes], entries)
     return pools, nodes
 
 
@@ -55,14 +78,30 @@ def _tables(data: dict[str, object], key: str) -> list[dict[str, object]]:
     return entries
 
 
-def _unique(key: str, names: list[str]) -> None:
+def _unique(key: str, names: list[str], entries: list[int] | None = None) -> None:
+    """Refuse a repeated name, naming both entries (``entries[i]``: the entry of name i)."""
+    at = entries or list(range(len(names)))
     first: dict[str, int] = {}
     for i, name in enumerate(names):
         if name in first:
             raise InventoryError(
-                f"{key}[{i}].name: {name!r} is already used by {key}[{first[name]}]"
+                f"{key}[{at[i]}].name: {name!r} is already used by {key}[{at[first[name]]}]"
             )
         first[name] = i
+
+
+def _copies(i: int, n: dict[str, object], node: Node) -> list[Node]:
+    if "copies" not in n:
+        return [node]
+    copies = n["copies"]
+    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
+        raise InventoryError(f"nodes[{i}].copies: must be a whole number >= 1 (got {copies!r})")
+    width = max(3, len(str(copies)))
+    made = []
+    for k in range(1, copies + 1):
+        name = f"{node.name}-{k:0{width}d}"
+        made.append(replace(node, name=name, labels=dict(node.labels)))
+    return made
 
 
 def _pool(i: int, p: dict[str, object]) -> Pool:

@@ -18,7 +18,6 @@ from aidc.scheduler.quota import (
     Charges,
     QuotaMiss,
     QuotaState,
-    add_placement_charges,
     charges_for,
 )
 from aidc.scheduler.snapshot import (
@@ -30,6 +29,7 @@ from aidc.scheduler.snapshot import (
     RunningJob,
     Snapshot,
 )
+from aidc.scheduler.standing import Standing, fresh_charges
 from aidc.scheduler.waiting import Kind, Waiting
 
 
@@ -48,14 +48,22 @@ def acceptable_types(job: PendingJob, cap: Capacity, policy: Policy) -> tuple[st
 class Decider:
     """The mutable state of one pass, and the decision for one job in it."""
 
-    def __init__(self, s: Snapshot, thorough: bool = False) -> None:
+    def __init__(
+        self, s: Snapshot, thorough: bool = False, standing: Standing | None = None
+    ) -> None:
         self.s = s
         # Consider every job in turn (for tests: the same decisions, the slow way).
         self.thorough = thorough
         self.policy = s.policy
         self.now = s.now
-        self.cap = Capacity(s.nodes, s.running, self.policy.placement.topology_label)
-        self.quota = QuotaState(s.quotas, s.nodes, self._charged_usage(s.running))
+        if standing is None:
+            self.cap = Capacity(s.nodes, s.running, self.policy.placement.topology_label)
+            beyond = frozenset(n for n, c in self.policy.classes.items() if c.beyond_quota)
+            self.quota = QuotaState(s.quotas, s.nodes, fresh_charges(s.running, beyond))
+        else:
+            # Kept from earlier passes and brought up to date (``standing``).
+            self.cap = standing.capacity(s)
+            self.quota = QuotaState(s.quotas, s.nodes, standing.charged(s), standing.node_totals)
         self.blocks = Blocks()
         self.admit: list[Decision] = []
         self.preempt: list[Preemption] = []
@@ -94,18 +102,6 @@ class Decider:
         if found is None:
             found = self._charges[key] = charges_for(req, t)
         return found
-
-    def _charged_usage(self, running: tuple[RunningJob, ...]) -> dict[str, Charges]:
-        usage: dict[str, Charges] = {}
-        beyond = {name for name, c in self.policy.classes.items() if c.beyond_quota}
-        for r in running:
-            if r.priority_class in beyond:
-                continue
-            mine = usage.get(r.project)
-            if mine is None:
-                mine = usage[r.project] = {}
-            add_placement_charges(mine, r.placement)
-        return usage
 
     def _generation(self) -> int:
         """Grows whenever the pass's state does (admission, preemption, reservation, fence)."""

@@ -13,6 +13,7 @@ the few buckets that can fit instead of every node.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Iterable
 
 from aidc.core.resources import Node, NodePlacement, NodeState, Placement, Request
@@ -30,8 +31,9 @@ class Capacity:
     ) -> None:
         self.free = free_capacity(nodes, running)
         self.label = topology_label
-        # type -> free device count -> node names (a dict keeps a deterministic order)
-        self._buckets: dict[str, dict[int, dict[str, None]]] = {}
+        # type -> free device count -> names of the nodes, in name order (bisect keeps it,
+        # so a capacity kept from pass to pass and updated orders nodes as a new one does)
+        self._buckets: dict[str, dict[int, list[str]]] = {}
         self.total_devices: dict[str, int] = {}
         for name in sorted(self.free):
             f = self.free[name]
@@ -39,7 +41,7 @@ class Capacity:
                 continue
             t = f.node.accelerator_type
             self.total_devices[t] = self.total_devices.get(t, 0) + f.node.accelerator_count
-            self._bucket(t, len(f.devices))[name] = None
+            self._bucket(t, len(f.devices)).append(name)
 
     def clone(self) -> Capacity:
         """An independent copy, for what-ifs such as a reservation's earliest start."""
@@ -49,7 +51,7 @@ class Capacity:
         }
         other.label = self.label
         other._buckets = {
-            t: {c: dict(names) for c, names in by_count.items()}
+            t: {c: list(names) for c, names in by_count.items()}
             for t, by_count in self._buckets.items()
         }
         other.total_devices = dict(self.total_devices)
@@ -90,17 +92,18 @@ class Capacity:
 
     def _unindex(self, f: FreeNode) -> None:
         if f.node.state is NodeState.UP:
-            del self._bucket(f.node.accelerator_type, len(f.devices))[f.node.name]
+            bucket = self._bucket(f.node.accelerator_type, len(f.devices))
+            del bucket[bisect_left(bucket, f.node.name)]
 
     def _index(self, f: FreeNode) -> None:
         if f.node.state is NodeState.UP:
-            self._bucket(f.node.accelerator_type, len(f.devices))[f.node.name] = None
+            insort(self._bucket(f.node.accelerator_type, len(f.devices)), f.node.name)
 
-    def _bucket(self, t: str, count: int) -> dict[str, None]:
+    def _bucket(self, t: str, count: int) -> list[str]:
         by_count = self._buckets.setdefault(t, {})
         bucket = by_count.get(count)
         if bucket is None:
-            bucket = by_count[count] = {}
+            bucket = by_count[count] = []
         return bucket
 
     # -- fitting ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from aidc.scheduler.snapshot import (
     Reason,
     Snapshot,
 )
+from aidc.scheduler.standing import Standing
 from aidc.scheduler.waiting import Kind, Waiting, Walk, explain_waiting
 
 
@@ -285,13 +286,15 @@ class _Pass(Decider):
 
 
 class Planner:
-    """``plan`` with a memory: the queue's groups, and what each group asks, are kept from
-    one pass to the next, so a pass regroups only the jobs that changed. Gives exactly what
-    ``plan`` gives for every snapshot; the controller (and the simulator) keep one for their
-    lifetime."""
+    """``plan`` with a memory: the queue's groups, what each group asks, and the free
+    capacity (``standing``) are kept from one pass to the next, so a pass works on what
+    changed. Gives exactly what ``plan`` gives for every snapshot; the controller (and the
+    simulator) keep one for their lifetime. A plan's explanations (``Plan.waiting``) must be
+    read before the next pass: they expire then."""
 
     def __init__(self, *, thorough: bool = False) -> None:
         self._index = QueueIndex()
+        self._standing = Standing()
         self.thorough = thorough
         # What a group asks depends on the policy and the accelerators up (per type).
         self._kinds: dict[Group, Kind] = {}
@@ -299,7 +302,7 @@ class Planner:
 
     def plan(self, snapshot: Snapshot) -> Plan:
         groups = self._index.sync(snapshot.queue, snapshot.policy.ordering)
-        one = _Pass(snapshot, self.thorough)
+        one = _Pass(snapshot, self.thorough, self._standing)
         kinds_for = (snapshot.policy, one.cap.total_devices)
         if (
             self._kinds_for is None
@@ -310,6 +313,7 @@ class Planner:
         kinds = {g: k for g in groups if (k := self._kinds.get(g)) is not None}
         result = one.run(groups, kinds)
         self._kinds = kinds
+        self._standing.kept(one.cap, result)
         return result
 
 

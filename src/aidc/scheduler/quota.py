@@ -95,8 +95,13 @@ class QuotaState:
     """Usage against the cohort tree during one planning pass."""
 
     def __init__(
-        self, quotas: Quotas, nodes: tuple[Node, ...], usage: Mapping[str, Charges]
+        self,
+        quotas: Quotas,
+        nodes: tuple[Node, ...],
+        usage: Mapping[str, Charges],
+        totals: Charges | None = None,
     ) -> None:
+        """``totals``: ``node_capacity(nodes)`` if known (it is kept between passes)."""
         self.parent: dict[str, str] = {}
         self.limits: dict[str, Mapping[str, QuotaLimit]] = {}
         children: dict[str, list[str]] = {ROOT: []}
@@ -131,7 +136,7 @@ class QuotaState:
         self.managed: frozenset[str] = frozenset(
             r for lims in self.limits.values() for r, q in lims.items() if q.nominal > 0
         )
-        capacity = _capacity(nodes)
+        capacity = totals if totals is not None else node_capacity(nodes)
         self.root_nominal = {
             r: max(
                 0.0,
@@ -356,7 +361,8 @@ def _name(key: str) -> str:
     return key[2:] if key != ROOT else "center"
 
 
-def _capacity(nodes: tuple[Node, ...]) -> Charges:
+def node_capacity(nodes: tuple[Node, ...]) -> Charges:
+    """What the nodes up offer: cpus, memory and devices per accelerator type."""
     out: Charges = {}
     for n in nodes:
         if n.state is not NodeState.UP:

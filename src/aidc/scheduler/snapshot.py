@@ -186,6 +186,12 @@ class Explained:
             self._done, self._build = self._build(), None
         return self._done
 
+    def expire(self) -> None:
+        """The pass's state they are built from has moved on (the planner's next pass): if
+        not built yet, they never will be."""
+        if self._done is None:
+            self._build = _expired
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Explained) and self.all() == other.all()
 
@@ -193,6 +199,13 @@ class Explained:
 
     def __repr__(self) -> str:
         return f"Explained({self.all()!r})"
+
+
+def _expired() -> tuple[Explanation, ...]:
+    raise RuntimeError(
+        "these explanations expired: a plan's waiting jobs must be read before the same "
+        "Planner plans again"
+    )
 
 
 @dataclass(frozen=True, slots=True)

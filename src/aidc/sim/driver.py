@@ -27,7 +27,8 @@ from aidc.core.policy import Policy
 from aidc.core.resources import Node, Placement, Request
 from aidc.scheduler import PendingJob, Planner, Quotas, RunningJob, Snapshot
 from aidc.scheduler.feasibility import why_infeasible
-from aidc.services.usage import decay, placement_rate, run_contribution
+from aidc.services.usage import placement_rate
+from aidc.sim.usage import VirtualUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ class _Run:
     ends_at: float
     preemptions: int
     lost: float
+    rate: float  # billing-weighted devices, for fair-share usage
 
 
 def simulate(
@@ -125,12 +127,14 @@ def simulate(
     quotas: Quotas | None = None,
     until: float = math.inf,
     progress: Callable[[float, int], None] | None = None,
+    planner: Planner | None = None,
 ) -> SimResult:
     """Run ``jobs`` (in any order) on ``nodes`` under ``policy`` until every job has ended,
     or until the clock passes ``until``. ``progress(now, jobs_done)`` is called after every
-    ``PROGRESS_EVERY`` passes."""
+    ``PROGRESS_EVERY`` passes. ``planner``: the one to keep for the run (a new one by
+    default, as the controller keeps one)."""
     quotas = quotas or Quotas()
-    planner = Planner()
+    planner = planner or Planner()
     events: list[tuple[float, int, int, object]] = []
     result = SimResult()
     checked: dict[Request, tuple[str, str] | None] = {}
@@ -147,16 +151,13 @@ def simulate(
     running: dict[str, _Run] = {}
     # job id -> (preemptions, lost, first start), across runs
     history: dict[str, tuple[int, float, float]] = {}
-    usage: dict[str, float] = {}
-    usage_at = 0.0
+    usage = VirtualUsage(policy.half_life_s)
     tick = 0  # orders the ends and exits of one instant as they were made
     first_submit: float | None = None
     while events:
         now = events[0][0]
         if now > until:
             break
-        usage = {p: decay(v, now - usage_at, policy.half_life_s) for p, v in usage.items()}
-        usage_at = now
         while events and events[0][0] == now:
             _, kind, _, payload = heapq.heappop(events)
             if kind is _Event.SUBMIT:
@@ -180,13 +181,7 @@ def simulate(
             del running[payload]
             seconds = now - run.started_at
             devices = _devices(run.running.placement)
-            usage[run.job.project] = usage.get(run.job.project, 0.0) + run_contribution(
-                placement_rate(run.running.placement),
-                run.started_at,
-                now,
-                now,
-                policy.half_life_s,
-            )
+            usage.ended(run.job.project, run.rate, run.started_at, now)
             result.runs.append(
                 RunRecord(
                     payload,
@@ -223,19 +218,13 @@ def simulate(
                 pending[payload] = run.pending
         if not pending:
             continue
-        # As the controller reads it: ended runs, and the part of the running ones so far.
-        seen = dict(usage)
-        for r in running.values():
-            seen[r.job.project] = seen.get(r.job.project, 0.0) + run_contribution(
-                placement_rate(r.running.placement), r.started_at, now, now, policy.half_life_s
-            )
         snapshot = Snapshot(
             nodes,
             tuple(r.running for r in running.values()),
             tuple(pending.values()),
             {},
             quotas,
-            seen,
+            usage.read(now),
             policy,
             now,
         )
@@ -257,7 +246,9 @@ def simulate(
                 ends,
                 preemptions,
                 lost,
+                placement_rate(d.placement),
             )
+            usage.started(job.project, running[d.job_id].rate, now)
             tick += 1
             heapq.heappush(events, (ends, _Event.END, tick, d.job_id))
         for p in plan.preempt:
