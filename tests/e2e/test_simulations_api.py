@@ -54,7 +54,7 @@ def test_an_operator_runs_a_trace_and_reads_the_report(sim_server: ServerProcess
     body = {
         "trace": "tiny.csv",
         "format": "tiresias",
-        "cluster": "small",
+        "cluster": "tiresias",
         "policies": [{"name": "fifo"}, {"name": "tight", "toml": 'preset = "sjf"\n'}],
         "seed": 3,
     }
@@ -84,7 +84,7 @@ def test_an_operator_runs_a_trace_and_reads_the_report(sim_server: ServerProcess
 
 
 def test_an_uploaded_trace_with_a_bad_row_fails_naming_the_row(sim_server: ServerProcess) -> None:
-    body = {"trace_text": PHILLY, "format": "philly-csv", "cluster": "small"}
+    body = {"trace_text": PHILLY, "format": "philly-csv", "cluster": "tiresias"}
     r = httpx.post(
         f"{sim_server.url}/v1/simulations", json=body, headers=_auth(sim_server, "admin")
     )
@@ -126,7 +126,7 @@ BAD = [
 
 def test_bad_requests_answer_422_naming_the_field(sim_server: ServerProcess) -> None:
     for change, field in BAD:
-        body = {"trace": "tiny.csv", "format": "tiresias", "cluster": "small"} | change
+        body = {"trace": "tiny.csv", "format": "tiresias", "cluster": "tiresias"} | change
         r = httpx.post(
             f"{sim_server.url}/v1/simulations", json=body, headers=_auth(sim_server, "admin")
         )
@@ -139,7 +139,7 @@ def test_bad_requests_answer_422_naming_the_field(sim_server: ServerProcess) -> 
 
 
 def test_tenants_get_403_everywhere(sim_server: ServerProcess) -> None:
-    body = {"trace": "tiny.csv", "format": "tiresias", "cluster": "small"}
+    body = {"trace": "tiny.csv", "format": "tiresias", "cluster": "tiresias"}
     r = httpx.post(
         f"{sim_server.url}/v1/simulations", json=body, headers=_auth(sim_server, "admin")
     )

@@ -31,6 +31,7 @@ from aidc.services.center import Center
 from aidc.services.errors import Forbidden, Invalid, NotFound
 from aidc.settings import Settings
 from aidc.sim import experiment, report
+from aidc.sim.sources import PRESETS as CLUSTERS
 from aidc.sim.sources import load_cluster
 
 STATUS, REQUEST, TRACE, LOG = "status.json", "request.json", "trace.upload", "worker.log"
@@ -70,6 +71,11 @@ def trace_path(settings: Settings, name: str) -> Path:
 
 def setup(body: SimulationCreate, trace: Path, label: str) -> experiment.Setup:
     """The experiment ``body`` asks for; Invalid naming the field at fault."""
+    if body.cluster not in CLUSTERS:  # never a path: no server file is read on request
+        raise Invalid(
+            f"cluster: unknown cluster {body.cluster!r}; use one of {', '.join(CLUSTERS)}",
+            field="cluster",
+        )
     try:
         cluster = load_cluster(body.cluster)
     except (ValueError, KeyError, OSError) as e:

@@ -34,7 +34,7 @@ from aidc.sim.driver import SimJob, simulate
 from aidc.sim.limits import LimitModel
 from aidc.sim.metrics import evaluate
 from aidc.sim.report import document
-from aidc.sim.sources import FORMATS, SimCluster, TraceError
+from aidc.sim.sources import FORMATS, LoadReport, SimCluster, TraceError
 from aidc.sim.timeline import capacity
 
 MAX_ADDED_NODES = 100_000
@@ -76,7 +76,10 @@ class Prepared:
     limits: LimitModel
     jobs: int
     start_s: float
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
+    # Rows of the trace the loader left out, or changed, by reason (its LoadReport).
+    skipped_rows: dict[str, int] = field(default_factory=dict)
+    adjusted_rows: dict[str, int] = field(default_factory=dict)
 
     def trace(self) -> Iterator[SimJob]:
         """The trace's jobs, arrivals scaled, read afresh."""
@@ -179,15 +182,20 @@ def prepare(setup: Setup) -> Prepared:
         raise OptionError("--trace", f"{s.trace_label or s.trace}: no such file")
     limits = LimitModel(seed=s.seed, median_factor=s.median_factor, sigma=s.sigma, oracle=s.oracle)
     count, start = 0, math.inf
+    loaded = LoadReport()
     try:
-        for j in FORMATS[s.format](s.trace, s.cluster.shape, limits):
+        for j in FORMATS[s.format](s.trace, s.cluster.shape, limits, report=loaded):
             count += 1
             start = min(start, j.submitted_at)
     except TraceError as e:
         raise OptionError("--trace", str(e)) from None
     except (OSError, UnicodeDecodeError) as e:
         raise OptionError("--trace", f"cannot read {s.trace_label or s.trace}: {e}") from None
-    return Prepared(s, nodes, limits, count, start if count else 0.0, tuple(notes))
+    skipped = {reason: n for reason, n in sorted(loaded.skipped.items())}
+    adjusted = {reason: n for reason, n in sorted(loaded.adjusted.items())}
+    return Prepared(
+        s, nodes, limits, count, start if count else 0.0, tuple(notes), skipped, adjusted
+    )
 
 
 Progress = Callable[[str, float, int], None]  # (policy, simulated seconds, jobs done)
@@ -221,6 +229,8 @@ def meta(p: Prepared) -> dict[str, Any]:
         "trace": s.trace_label or str(s.trace),
         "format": s.format,
         "jobs_in_trace": p.jobs,
+        "rows_skipped": p.skipped_rows,
+        "rows_adjusted": p.adjusted_rows,
         "cluster": {
             "name": s.cluster.name,
             "nodes": len(p.nodes),
