@@ -71,6 +71,8 @@ def test_a_preempted_job_waits_again_from_its_exit_to_its_restart() -> None:
     victim = next(j for j in r.jobs if j.preemptions).job_id
     assert (victim, 10 + grace, 40 + grace) in waits(r)
     assert ("a1", 10, 10 + grace) in waits(r)
+    assert r.lost_accelerator_s > 0
+    _check_series_conserve(r, {"a100": 2}, r.useful_accelerator_s + r.lost_accelerator_s)
 
 
 def test_capacity_counts_devices_per_type() -> None:
