@@ -52,6 +52,8 @@ def entitle(
     total: float,
 ) -> dict[str, float]:
     """The entitlement of each project with ``demand`` at one instant (see the module)."""
+    if sum(demand.values()) <= total:
+        return {p: d for p, d in demand.items() if d > 0}  # room for all it asks
     got = {p: min(nominal.get(p, 0.0), d) for p, d in demand.items() if d > 0}
     guaranteed = sum(got.values())
     if guaranteed > total:

@@ -126,6 +126,7 @@ def evaluate(
     rows = tenants(result.jobs, result.runs, quotas or Quotas(), total)
     sp = span(result)
     held = allocation(result.runs)
+    queue = queue_length(result)
     data: dict[str, Any] = plain(
         {
             "summary": summary(result, capacity)
@@ -137,12 +138,12 @@ def evaluate(
                     for t, c in capacity.items()
                 },
                 "jain_index": jain_of(rows),
-                "queue_length_max": max((v for _, v in queue_length(result)), default=0),
+                "queue_length_max": max((v for _, v in queue), default=0),
             },
             # Completion time at every percent (0: the shortest, 100: the longest): the CDF.
             "completion_quantiles_s": quantiles([j.completion_s for j in result.jobs]),
             "tenants": [asdict(r) for r in rows],
-            "series": series(result, capacity, points),
+            "series": series(result, capacity, points, held, queue),
         }
     )
     return data

@@ -154,12 +154,18 @@ def span(result: SimResult) -> Span:
 
 
 def series(
-    result: SimResult, cap: Mapping[str, int], points: int = 500
+    result: SimResult,
+    cap: Mapping[str, int],
+    points: int = 500,
+    held: Mapping[str, Step] | None = None,
+    queue: Step | None = None,
 ) -> dict[str, Sequence[float] | dict[str, list[float]] | float]:
     """The resampled series for plots and JSON: bin starts (seconds from the span's start),
-    utilisation (allocated / capacity) per accelerator type, and queue length."""
+    utilisation (allocated / capacity) per accelerator type, and queue length. ``held`` and
+    ``queue``: ``allocation`` and ``queue_length`` when the caller has them already."""
     sp = span(result)
-    held = allocation(result.runs)
+    held = allocation(result.runs) if held is None else held
+    queue = queue_length(result) if queue is None else queue
     n = points if sp.length > 0 else 0
     width = sp.length / n if n else 0.0
     return {
@@ -171,5 +177,5 @@ def series(
             for t, c in cap.items()
             if c
         },
-        "queue_length": resample(queue_length(result), sp.start, sp.end, n) if n else [],
+        "queue_length": resample(queue, sp.start, sp.end, n) if n else [],
     }
