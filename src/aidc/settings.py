@@ -39,11 +39,24 @@ class Settings(BaseSettings):
         le=64,
         description="API worker processes; 1 runs API and controller in one process.",
     )
+    traces_dir: Path | None = Field(
+        default=None,
+        description="Trace files operators may simulate by name; default <home>/traces.",
+    )
+    simulations_dir: Path | None = Field(
+        default=None, description="Simulation results and reports; default <home>/simulations."
+    )
     demo: bool = False
     log_level: str = "info"
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'aidc.db'}"
+
+    def traces_path(self) -> Path:
+        return self.traces_dir or self.home / "traces"
+
+    def simulations_path(self) -> Path:
+        return self.simulations_dir or self.home / "simulations"
 
     def as_environment(self) -> dict[str, str]:
         """These settings as ``AIDC_*`` variables, for worker processes to read back."""

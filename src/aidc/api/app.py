@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from aidc import __version__, bootstrap
 from aidc.api import errors
-from aidc.api.routes import center, jobs, policy, quotas
+from aidc.api.routes import center, jobs, policy, quotas, simulations
 from aidc.settings import Settings
 
 PR_SET_PDEATHSIG = 1
@@ -48,11 +48,13 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
         description="The API of a shared AI data center: jobs, nodes, tenants.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     errors.install(app)
     app.include_router(center.router)
     app.include_router(jobs.router)
     app.include_router(policy.router)
     app.include_router(quotas.router)
+    app.include_router(simulations.router)
     return app
 
 

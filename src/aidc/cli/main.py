@@ -13,7 +13,7 @@ import tomli_w
 import typer
 from rich.table import Table
 
-from aidc.cli import policy
+from aidc.cli import policy, simulate
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
@@ -30,6 +30,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(help="Run the aidc server (API and controller).")(server)
+app.command(name="simulate", help="Replay a trace on a simulated cluster; write a report.")(
+    simulate.simulate
+)
 app.add_typer(policy.app, name="policy")
 app.add_typer(quota_app, name="quota")
 app.add_typer(cohort_app, name="cohort")
