@@ -68,7 +68,7 @@ class Decider:
         else:
             # Kept from earlier passes and brought up to date (``standing``).
             self.cap = standing.sync(s)
-            self.quota = QuotaState(s.quotas, s.nodes, standing.charged, standing.node_totals)
+            self.quota = standing.quota(s)
             self.running_projects = standing.projects.keys()
         self.blocks = Blocks()
         self.admit: list[Decision] = []

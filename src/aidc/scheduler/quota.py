@@ -192,7 +192,6 @@ class QuotaState:
         quota: dict[str, float] = {}
         lendable: dict[str, float] = {}
         reserved: dict[str, float] = {}
-        used: dict[str, float] = {}
         for key in self._order:
             kids = self.children.get(key, ())
             own = self.nominal(key, r)
@@ -202,14 +201,20 @@ class QuotaState:
             lend_cap = lim.lending_limit if lim and lim.lending_limit is not None else math.inf
             lendable[key] = pool if key == ROOT else min(lend_cap, pool)
             reserved[key] = pool - lendable[key] if key != ROOT else pool
-            if key.startswith("p:"):
-                used[key] = float(usage.get(key[2:], {}).get(r, 0.0))
-            else:
-                used[key] = sum(used[k] for k in kids)
         self.quota[r] = quota
         self.lendable[r] = lendable
         self.reserved[r] = reserved
+        self._build_usage(r, usage)
+
+    def _build_usage(self, r: str, usage: Mapping[str, Charges]) -> None:
+        used: dict[str, float] = {}
+        for key in self._order:
+            if key.startswith("p:"):
+                used[key] = float(usage.get(key[2:], {}).get(r, 0.0))
+            else:
+                used[key] = sum(used[k] for k in self.children.get(key, ()))
         self.used[r] = used
+        reserved = self.reserved[r]
         draw: dict[str, float] = {}
         child_draw: dict[str, float] = {}
         for key in self._order:
@@ -221,6 +226,28 @@ class QuotaState:
                 draw[key] = max(0.0, child_draw[key] - reserved[key])
         self.draw[r] = draw
         self.child_draw[r] = child_draw
+
+    def with_usage(self, usage: Mapping[str, Charges]) -> QuotaState:
+        """A state on this one's tree with ``usage`` instead: what a new one would be for
+        the same quotas and nodes, if ``usage`` names no project this tree lacks. The tree
+        is copied where a pass changes it; this state stays as it is."""
+        other = QuotaState.__new__(QuotaState)
+        other.parent = dict(self.parent)
+        other.limits = dict(self.limits)
+        other.children = {k: list(v) for k, v in self.children.items()}
+        other.managed = self.managed
+        other.root_nominal = self.root_nominal
+        other._order = self._order
+        other.quota = {r: dict(v) for r, v in self.quota.items()}
+        other.lendable = {r: dict(v) for r, v in self.lendable.items()}
+        other.reserved = {r: dict(v) for r, v in self.reserved.items()}
+        other.used, other.draw, other.child_draw = {}, {}, {}
+        for r in sorted(other.managed):
+            other._build_usage(r, usage)
+        other.borrowing_limits = self.borrowing_limits
+        other._misses = {}
+        other._paths = {}
+        return other
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from aidc.core.resources import Node, Placement
 from aidc.scheduler.placement import Capacity
-from aidc.scheduler.quota import Charges, add_placement_charges, node_capacity
-from aidc.scheduler.snapshot import Explained, Plan, RunningJob, Snapshot
+from aidc.scheduler.quota import Charges, QuotaState, add_placement_charges, node_capacity
+from aidc.scheduler.snapshot import Explained, Plan, Quotas, RunningJob, Snapshot
 
 
 class Standing:
@@ -49,6 +49,9 @@ class Standing:
         # Project -> running jobs of any class.
         self.projects: dict[str, int] = {}
         self.node_totals: Charges = {}
+        # The quota tree for (quotas, node totals, projects without quota that run), with
+        # no usage: each pass takes a copy with its usage (``QuotaState.with_usage``).
+        self._tree: tuple[Quotas, Charges, tuple[str, ...], QuotaState] | None = None
 
     def sync(self, s: Snapshot) -> Capacity:
         """The free capacity for ``s`` (``charged``, ``projects`` and ``node_totals`` now
@@ -129,6 +132,26 @@ class Standing:
         add_placement_charges(gone, r.placement)
         for resource, v in gone.items():
             mine[resource] -= v
+
+    def quota(self, s: Snapshot) -> QuotaState:
+        """The quota state for ``s``, after ``sync``: what a new ``QuotaState`` would be."""
+        named = {p.name for p in s.quotas.projects}
+        extra = tuple(sorted(p for p in self.charged if p not in named))
+        tree = self._tree
+        if (
+            tree is None
+            or (tree[0] is not s.quotas and tree[0] != s.quotas)
+            or tree[1] != self.node_totals
+            or tree[2] != extra
+        ):
+            empty: dict[str, Charges] = {p: {} for p in extra}
+            tree = self._tree = (
+                s.quotas,
+                dict(self.node_totals),
+                extra,
+                QuotaState(s.quotas, s.nodes, empty, self.node_totals),
+            )
+        return tree[3].with_usage(self.charged)
 
     def kept(self, cap: Capacity, plan: Plan) -> None:
         """After a pass: ``cap`` as it left it, holding what ``plan`` admitted too."""

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from aidc.core.policy import Policy
 from aidc.scheduler import Planner, RunningJob, Snapshot
 from aidc.scheduler.placement import Capacity
+from aidc.scheduler.quota import QuotaState
 from aidc.scheduler.snapshot import Decision, Plan
 from aidc.scheduler.standing import Standing, fresh_charges
-from tests.unit.scheduler.build import gpu_node, pending, running
+from tests.unit.scheduler.build import gpu_node, pending, quotas, running
 
 NODES = (
     gpu_node("n1", 4),
@@ -33,6 +34,18 @@ def state(cap: Capacity) -> tuple[object, object]:
         if names
     }
     return free, buckets
+
+
+# a and b have quota in one cohort; c has none (it sits under the root when it runs).
+QUOTAS = quotas(
+    {"a": {"a100": (4, None, None)}, "b": {"a100": (2, 1, None), "h100": (1, None, None)}},
+    parents={"a": "org", "b": "org"},
+    cohorts={"org": None},
+)
+
+
+def quota_state(q: QuotaState) -> tuple[object, ...]:
+    return (q.parent, q.children, q.quota, q.lendable, q.reserved, q.used, q.draw, q.child_draw)
 
 
 def free_devices(jobs: list[RunningJob], node: str) -> list[int]:
@@ -83,7 +96,7 @@ def test_kept_capacity_and_charges_equal_a_fresh_build(data: st.DataObject) -> N
                 kind=KINDS[node],
             )
             (admitted if action == "admit" else jobs).append(job)
-        snap = Snapshot(NODES, tuple(jobs), (), {}, policy=policy)
+        snap = Snapshot(NODES, tuple(jobs), (), {}, QUOTAS, policy=policy)
         cap = standing.sync(snap)
         assert state(cap) == state(Capacity(NODES, snap.running, policy.placement.topology_label))
         fresh = fresh_charges(snap.running, beyond)
@@ -91,6 +104,7 @@ def test_kept_capacity_and_charges_equal_a_fresh_build(data: st.DataObject) -> N
         assert kept == {p: {r: v for r, v in c.items() if v} for p, c in fresh.items()}
         assert set(standing.charged) == set(fresh)  # no project left behind at zero
         assert set(standing.projects) == {r.project for r in jobs}
+        assert quota_state(standing.quota(snap)) == quota_state(QuotaState(QUOTAS, NODES, fresh))
         # The pass admits: it takes them from the capacity, as a real pass does.
         for a in admitted:
             cap.take(a.placement)
