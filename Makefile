@@ -30,6 +30,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/submit.py
 	$(BIN)/python benchmarks/scheduler_scale.py
+	$(BIN)/python benchmarks/sim_speed.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
