@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Runs = Sequence[dict[str, Any]]
 WIDTH, HEIGHT, DPI = 9.0, 4.2, 110
+
+
+def _pyplot() -> Any:
+    """matplotlib.pyplot, imported when a figure is first drawn: importing it costs every
+    server start about a second (more on a new home, where it builds a font cache), and
+    only drawing needs it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _png(fig: Figure) -> bytes:
@@ -26,7 +34,7 @@ def _png(fig: Figure) -> bytes:
     fig.tight_layout()
     # No timestamps or versions in the file: the same data, the same bytes.
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    plt.close(fig)
+    _pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -36,7 +44,7 @@ def _hours(series: dict[str, Any]) -> list[float]:
 
 def utilisation(runs: Runs) -> bytes:
     """Allocated / capacity over time: one line per policy and accelerator type."""
-    fig, ax = plt.subplots(figsize=(WIDTH, HEIGHT))
+    fig, ax = _pyplot().subplots(figsize=(WIDTH, HEIGHT))
     for run in runs:
         s = run["series"]
         for kind, values in sorted(s["utilisation"].items()):
@@ -53,7 +61,7 @@ def utilisation(runs: Runs) -> bytes:
 
 
 def queue_length(runs: Runs) -> bytes:
-    fig, ax = plt.subplots(figsize=(WIDTH, HEIGHT))
+    fig, ax = _pyplot().subplots(figsize=(WIDTH, HEIGHT))
     for run in runs:
         s = run["series"]
         ax.step(_hours(s), s["queue_length"], where="post", label=run["name"], lw=1.2)
@@ -69,7 +77,7 @@ def queue_length(runs: Runs) -> bytes:
 
 def completion_cdf(runs: Runs) -> bytes:
     """The completion-time CDF of each policy, on a log time axis."""
-    fig, ax = plt.subplots(figsize=(WIDTH, HEIGHT))
+    fig, ax = _pyplot().subplots(figsize=(WIDTH, HEIGHT))
     drawn = False
     for run in runs:
         q = run["completion_quantiles_s"]
@@ -94,7 +102,9 @@ def shares(runs: Runs) -> bytes:
     """Per project: the share of the cluster it received (bars, one per policy) and the share
     it was entitled to (a black tick on each bar), while it had demand."""
     projects = sorted({t["project"] for run in runs for t in run["tenants"]})
-    fig, ax = plt.subplots(figsize=(max(WIDTH, 0.5 * len(projects) * len(runs)), HEIGHT + 0.6))
+    fig, ax = _pyplot().subplots(
+        figsize=(max(WIDTH, 0.5 * len(projects) * len(runs)), HEIGHT + 0.6)
+    )
     width = 0.8 / max(1, len(runs))
     for i, run in enumerate(runs):
         rows = {t["project"]: t for t in run["tenants"]}
