@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
@@ -25,11 +25,14 @@ from aidc.cli.output import err, fail, out
 from aidc.core.policy import PRESETS, Policy, preset
 from aidc.core.policy_text import PolicyError, loads
 from aidc.core.units import format_duration, parse_duration
-from aidc.sim import report
-from aidc.sim.experiment import OptionError, Setup, prepare, run
-from aidc.sim.metrics import dumps
-from aidc.sim.sources import FORMATS, SimCluster, load_cluster
-from aidc.sim.sources import PRESETS as CLUSTERS
+from aidc.sim.names import CLUSTER_PRESETS as CLUSTERS
+from aidc.sim.names import FORMAT_NAMES as FORMATS
+
+if TYPE_CHECKING:
+    from aidc.sim.sources import SimCluster
+
+# The simulator itself is imported when the command runs: every other command starts
+# without it.
 
 
 def policy_of(spec: str) -> tuple[str, Policy]:
@@ -48,6 +51,8 @@ def policy_of(spec: str) -> tuple[str, Policy]:
 
 
 def cluster_of(spec: str) -> SimCluster:
+    from aidc.sim.sources import load_cluster
+
     try:
         return load_cluster(spec)
     except (ValueError, KeyError, OSError) as e:
@@ -55,6 +60,8 @@ def cluster_of(spec: str) -> SimCluster:
 
 
 def table(doc: dict[str, Any]) -> Table:
+    from aidc.sim import report
+
     header, rows = report.comparison(doc)
     t = Table(box=None, header_style="bold")
     for i, h in enumerate(header):
@@ -109,6 +116,10 @@ def simulate(
 ) -> None:
     """Replay a trace on a simulated cluster: `aidc simulate --trace t.csv --format tiresias
     --cluster tiresias --policy fifo --policy sjf --out report/`."""
+    from aidc.sim import report
+    from aidc.sim.experiment import OptionError, Setup, prepare, run
+    from aidc.sim.metrics import dumps
+
     until_s = None
     if until is not None:
         try:

@@ -25,9 +25,9 @@ from typing import NamedTuple
 
 from aidc.core.policy import Policy
 from aidc.core.resources import Node, Placement, Request
+from aidc.core.usage_math import placement_rate
 from aidc.scheduler import PendingJob, Planner, Quotas, RunningJob, Snapshot
 from aidc.scheduler.feasibility import why_infeasible
-from aidc.services.usage import placement_rate
 from aidc.sim.usage import VirtualUsage
 
 

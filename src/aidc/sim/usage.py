@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from aidc.services.usage import run_contribution
+from aidc.core.usage_math import run_contribution
 
 
 class VirtualUsage:

@@ -159,3 +159,12 @@ def test_a_bad_file_names_the_entry_and_field(
 def test_an_unknown_name_lists_the_presets() -> None:
     with pytest.raises(PresetError, match=r"neither a preset .*philly.*nor a file"):
         load_cluster("nowhere")
+
+
+def test_the_names_the_cli_lists_are_the_formats_and_presets_there_are() -> None:
+    from aidc.sim.names import CLUSTER_PRESETS, FORMAT_NAMES
+    from aidc.sim.presets import PRESETS
+    from aidc.sim.traces import FORMATS
+
+    assert tuple(FORMATS) == FORMAT_NAMES
+    assert PRESETS == CLUSTER_PRESETS

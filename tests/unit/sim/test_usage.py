@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aidc.services.usage import decay, run_contribution
+from aidc.core.usage_math import decay, run_contribution
 from aidc.sim.usage import VirtualUsage
 
 DAY = 86400.0

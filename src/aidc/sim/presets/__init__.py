@@ -35,9 +35,10 @@ from aidc.core.resources import Node
 from aidc.core.units import parse_memory_mib
 from aidc.inventory.toml_file import InventoryError, data_inventory
 from aidc.scheduler import QuotaLimit, QuotaNode, Quotas
+from aidc.sim.names import CLUSTER_PRESETS
 from aidc.sim.traces.common import NodeShape
 
-PRESETS: tuple[str, ...] = ("philly", "alibaba-openb", "tiresias", "gwangju")
+PRESETS: tuple[str, ...] = CLUSTER_PRESETS
 
 
 class PresetError(ValueError):
