@@ -16,6 +16,8 @@ trace would be. Each run is a child process, so its peak memory (max RSS) is its
   every pass (nothing kept from pass to pass), so the gain of keeping state shows on the
   same machine at the same moment.
 
+Each child first times a fixed pure-Python loop (``calibration_loop_s``): on a shared VM
+the same work takes a third longer at some moments than at others, and the loop shows it.
 Progress goes to stderr; one JSON object to stdout (and to ``--out``).
 """
 
@@ -56,7 +58,18 @@ class FreshPlanner(Planner):
         return Planner().plan(snapshot)
 
 
+def calibration_s() -> float:
+    """A fixed pure-Python loop, timed: how fast this machine runs Python right now (shared
+    VMs vary by a third from minute to minute), to read the wall times beside."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return round(time.perf_counter() - started, 3)
+
+
 def child(args: argparse.Namespace) -> dict[str, Any]:
+    calibration = calibration_s()
     started = time.perf_counter()
     cluster = load_cluster("philly")
     jobs = FORMATS["philly-csv"](Path(args.child), cluster.shape, LimitModel(seed=args.seed))
@@ -74,6 +87,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     queued = [j.queued_s for j in result.jobs]
     return {
         "wall_s": round(wall, 3),
+        "calibration_loop_s": calibration,
         "jobs": done + len(result.unfinished) + len(result.skipped),
         "completed": done,
         "skipped": len(result.skipped),
