@@ -78,7 +78,9 @@ class RunRecord(NamedTuple):
     accelerators: int  # devices held
     started_at: float
     ended_at: float
-    completed: bool  # False: preempted, its work lost
+    completed: bool  # False: preempted, its work lost (or cut)
+    # Still running when the run stopped (``until``): recorded up to the stop, not lost.
+    cut: bool = False
 
 
 @dataclass(slots=True)
@@ -262,6 +264,20 @@ def simulate(
             run.ends_at = math.inf  # its end never comes: it exits after the grace
             tick += 1
             heapq.heappush(events, (now + p.grace_s, _Event.EXIT, tick, p.job_id))
+    if events and math.isfinite(until):
+        for job_id, run in running.items():
+            result.runs.append(
+                RunRecord(
+                    job_id,
+                    run.job.project,
+                    _type(run.running.placement),
+                    _devices(run.running.placement),
+                    run.started_at,
+                    max(until, run.started_at),
+                    False,
+                    cut=True,
+                )
+            )
     result.unfinished = sorted([*pending, *running])
     if result.jobs and first_submit is not None:
         result.makespan_s = max(j.ended_at for j in result.jobs) - first_submit

@@ -19,7 +19,8 @@ Definitions (docs/simulator.md, "Fairness"):
 - Jain's index over the share ratios of the projects with an entitlement:
   ``(Σx)² / (n Σx²)``; 1 when every project got the same fraction of its due.
 
-Only completed jobs count to demand (a run stopped at ``until`` leaves the others out), and
+Only completed jobs count to demand (a run stopped at ``until`` leaves the others out; the
+runs cut there count to what their projects received), and
 jobs are treated as divisible, so a perfect scheduler of whole gangs can still score below 1.
 """
 
@@ -118,7 +119,7 @@ def tenants(
     for r in runs:
         held = r.accelerators * (r.ended_at - r.started_at)
         received[r.project] += held
-        if not r.completed:
+        if not r.completed and not r.cut:
             lost[r.project] += held
     mine: dict[str, list[JobOutcome]] = defaultdict(list)
     for j in jobs:

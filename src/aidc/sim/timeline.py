@@ -11,9 +11,10 @@ Derived from ``SimResult`` only:
 - allocation of one accelerator type: every run (preempted ones too) adds its accelerators
   from its start to its end;
 - queue length: a job waits from its submission to its first run's start, and from each
-  preempted run's end to its next run's start. Jobs still unfinished when a run stops at
-  ``until`` are counted as far as their recorded runs go (the driver records a run when it
-  ends); when every job completes the series is exact.
+  preempted run's end to its next run's start. When a run stops at ``until``, the runs
+  still going are recorded up to the stop (``RunRecord.cut``), so allocation is exact to
+  the stop; a job that never started by then is not counted as waiting (only completed
+  jobs carry their submit time).
 """
 
 from __future__ import annotations

@@ -117,3 +117,14 @@ def test_fair_share_reads_the_usage_of_runs_ended_and_running() -> None:
     assert fair["light1"] == (100, 110) and fair["heavy2"] == (110, 120)
     fifo = by_id(simulate((gpu_node("n1", 1),), trace, preset("fifo")))
     assert fifo["heavy2"] == (100, 110) and fifo["light1"] == (110, 120)
+
+
+def test_runs_still_going_at_the_stop_are_recorded_up_to_it() -> None:
+    trace = [job("a", 0, 100), job("b", 0, 30), job("c", 50, 100)]
+    r = simulate((gpu_node("n1", 2),), trace, Policy(), until=60)
+    assert r.unfinished == ["a", "c"]
+    cut = sorted((x.job_id, x.started_at, x.ended_at) for x in r.runs if x.cut)
+    assert cut == [("a", 0, 60), ("c", 50, 60)]
+    assert not any(x.completed for x in r.runs if x.cut)
+    # Use up to the stop: a for 60 s, b's completed 30 s, c for 10 s.
+    assert sum(x.accelerators * (x.ended_at - x.started_at) for x in r.runs) == 100
