@@ -72,7 +72,7 @@ def test_sigkill_of_the_server_readopts_running_jobs_and_keeps_the_queue(
     server = start_server()
     # Each job appends to a file on start, so a second start would show as a second line.
     # Long enough to still run after a restart on a loaded 2-core machine.
-    running = submit(server, "--gpus", "4", "--", "sh", "-c", "echo started >> starts; sleep 10")
+    running = submit(server, "--gpus", "4", "--", "sh", "-c", "echo started >> starts; sleep 20")
     queued = submit(server, "--gpus", "1", "--", "sh", "-c", "echo started >> starts")
     assert wait_state(server, running, {"RUNNING"})["state"] == "RUNNING"
     assert job_json(server, queued)["state"] == "QUEUED"
@@ -93,10 +93,11 @@ def test_job_that_finished_while_the_server_was_down_is_recorded(
     start_server: Callable[..., ServerProcess],
 ) -> None:
     server = start_server()
-    job_id = submit(server, "--", "sh", "-c", "sleep 1; exit 7")
+    # Long enough to be seen running between two polls (each a CLI call) on a loaded machine.
+    job_id = submit(server, "--", "sh", "-c", "sleep 4; exit 7")
     assert wait_state(server, job_id, {"RUNNING"})["state"] == "RUNNING"
     server.kill()
-    time.sleep(2)
+    time.sleep(5)
     server.start()
     job = wait_state(server, job_id, {"FAILED"})
     assert (job["state"], job["exit_code"]) == ("FAILED", 7)

@@ -50,8 +50,10 @@ def test_borrowed_gpus_are_reclaimed_gracefully_and_the_borrower_finishes_later(
     for job_id in borrowed:
         assert wait_state(server, job_id, {"RUNNING"}, user="seojun")["state"] == "RUNNING"
 
+    # Long enough that the first still runs when the second is submitted (each submission
+    # is a CLI call): both need a GPU back, whatever the timing.
     mine = [
-        submit_as(server, "minji", "hanbit-vision", "--gpus", "1", "--", "sh", "-c", "sleep 1")
+        submit_as(server, "minji", "hanbit-vision", "--gpus", "1", "--", "sh", "-c", "sleep 5")
         for _ in range(2)
     ]
     for job_id in mine:
