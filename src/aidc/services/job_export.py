@@ -16,28 +16,12 @@ from typing import Any, TextIO, cast
 
 from sqlalchemy import Select, select
 
-from aidc.core.job_states import TERMINAL
+from aidc.core.history_format import COLUMNS, TERMINAL_STATES
 from aidc.core.tenancy import Principal
 from aidc.services.center import Center
-from aidc.services.jobs import _visible
+from aidc.services.jobs import visible
 from aidc.store.models import JobRow, Project
 
-COLUMNS = (
-    "job_id",
-    "project",
-    "submitted_at",
-    "started_at",
-    "ended_at",
-    "nodes",
-    "accelerators_per_node",
-    "accelerator_types",
-    "cpus",
-    "memory_mib",
-    "priority_class",
-    "time_limit_s",
-    "state",
-)
-TERMINAL_STATES = frozenset(str(s) for s in TERMINAL)
 PAGE = 1000
 
 
@@ -50,7 +34,7 @@ def history_rows(
         # A short read per page: no transaction stays open while the caller writes.
         with center.db.read() as s:
             both = cast("Select[Any]", select(JobRow, Project.name))
-            q = _visible(both.join(Project, Project.id == JobRow.project_id), p)
+            q = visible(both.join(Project, Project.id == JobRow.project_id), p)
             if project is not None:
                 q = q.where(Project.name == project)
             page = s.execute(q.where(JobRow.seq > after).order_by(JobRow.seq).limit(PAGE)).all()

@@ -83,7 +83,7 @@ def list_jobs(
     if not 1 <= limit <= LIST_LIMIT_MAX:
         raise Invalid(f"limit must be between 1 and {LIST_LIMIT_MAX}", field="limit")
     with center.db.read() as s:
-        q = _visible(select(JobRow).join(Project, Project.id == JobRow.project_id), p)
+        q = visible(select(JobRow).join(Project, Project.id == JobRow.project_id), p)
         if state is not None:
             q = q.where(JobRow.state == state)
         if project is not None:
@@ -169,7 +169,7 @@ def read_log(center: Center, p: Principal, job_id: str, offset: int, limit: int)
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _visible(q: Select[Any], p: Principal) -> Select[Any]:
+def visible(q: Select[Any], p: Principal) -> Select[Any]:
     if p.is_center_admin:
         return q
     if p.role is Role.ORG_ADMIN:

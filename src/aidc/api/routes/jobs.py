@@ -49,7 +49,7 @@ def list_jobs(
     response_class=PlainTextResponse,
 )
 def export(c: CenterDep, p: PrincipalDep, project: str | None = None) -> StreamingResponse:
-    """The job history as CSV (``aidc.services.job_export.COLUMNS``), oldest first: every
+    """The job history as CSV (``aidc.core.history_format.COLUMNS``), oldest first: every
     job you may see (operators: all), to replay in the simulator (format ``aidc-history``)."""
     rows = job_export.history_rows(c, p, project=project)
     return StreamingResponse(

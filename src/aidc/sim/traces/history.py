@@ -1,6 +1,6 @@
 """aidc's own job history (``aidc jobs export``), so that a center replays its workload.
 
-Columns: ``aidc.services.job_export.COLUMNS``; times are seconds since the epoch, sizes as
+Columns: ``aidc.core.history_format.COLUMNS``; times are seconds since the epoch, sizes as
 the job asked them (per node, times ``nodes``), ``accelerator_types`` joined with ``|``
 (empty: any). The project is the job's project. Here the limit the user typed is known and
 is what the scheduler is told; only an oracle ``LimitModel`` replaces it (with the true run
@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from aidc.core.history_format import COLUMNS, TERMINAL_STATES
 from aidc.core.resources import Request
-from aidc.services.job_export import COLUMNS, TERMINAL_STATES
 from aidc.sim.driver import SimJob
 from aidc.sim.limits import LimitModel
 from aidc.sim.traces.common import (
