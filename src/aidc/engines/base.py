@@ -49,13 +49,31 @@ class EngineStatus:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class Capability(StrEnum):
+    """What an engine can do beyond running one process tree on one node."""
+
+    # A gang over several nodes, with RANK/WORLD_SIZE/MASTER_ADDR env on every rank.
+    MULTI_NODE = "multi-node"
+    # Ports a user's browser may reach (notebooks, dashboards).
+    INTERACTIVE_PORTS = "interactive-ports"
+    # Catalogued datasets mounted read-only into the job.
+    DATASET_MOUNTS = "dataset-mounts"
+
+
 class LaunchError(Exception):
     """The engine could not start the job; the message says why in the user's terms."""
+
+
+class EngineUnavailable(Exception):
+    """The engine cannot be asked now (its daemon is down or unreachable). The controller
+    keeps the job as it is and asks again; after ``engine_lost_after_s`` it records the
+    job LOST with this message."""
 
 
 @runtime_checkable
 class Engine(Protocol):
     name: str
+    capabilities: frozenset[Capability]
 
     def inventory(self) -> list[Node]:
         """The nodes this engine runs jobs on."""
@@ -64,7 +82,8 @@ class Engine(Protocol):
         """Start ``job`` on its placement; returns at once with a handle."""
 
     def poll(self, handle: Handle) -> EngineStatus:
-        """Where the job stands now; LOST when the engine no longer knows it."""
+        """Where the job stands now; LOST when the engine no longer knows it. Raises
+        EngineUnavailable when the engine cannot be asked."""
 
     def recover(self, job_id: str, attempt: int | None = None) -> Handle | None:
         """A handle for run ``attempt`` (None: the latest) of a job whose launch was

@@ -26,9 +26,16 @@ from pathlib import Path
 
 import psutil
 
-from aidc.core import accelerators
 from aidc.core.resources import Node
-from aidc.engines.base import EngineStatus, Handle, LaunchError, LaunchRequest, Outcome
+from aidc.engines.base import (
+    Capability,
+    EngineStatus,
+    Handle,
+    LaunchError,
+    LaunchRequest,
+    Outcome,
+)
+from aidc.engines.job_env import aidc_env, device_env
 
 SHIM = Path(__file__).with_name("local_shim.py")
 # Variables passed through from the server's environment; everything else (database URLs,
@@ -40,6 +47,7 @@ RECOVER_WAIT_S = 2.0
 
 class LocalEngine:
     name = "local"
+    capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, home: Path, nodes: list[Node], grace_s: float = 10.0) -> None:
         self.jobs_dir = home / "jobs"
@@ -230,29 +238,8 @@ class LocalEngine:
         env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
         env.update(job.spec.env)
         held = job.placement.nodes[0]
-        devices = ",".join(str(d) for d in held.devices)
-        acc = accelerators.CATALOG.get(held.accelerator_type)
-        # A job without accelerators must not see (and grab) the host's GPUs.
-        env["CUDA_VISIBLE_DEVICES"] = devices if acc and acc.vendor == "nvidia" else ""
-        if acc and acc.visible_devices_env and acc.visible_devices_env != "CUDA_VISIBLE_DEVICES":
-            env[acc.visible_devices_env] = devices
-        env.update(
-            {
-                "AIDC_JOB_ID": job.job_id,
-                "AIDC_PROJECT": job.project,
-                "AIDC_JOB_DIR": str(job_dir),
-                "AIDC_WORKDIR": cwd,
-                "AIDC_NODE": held.node,
-                "AIDC_ACCELERATOR_TYPE": held.accelerator_type if held.devices else "",
-                "AIDC_ACCELERATORS": str(len(held.devices)),
-                "AIDC_VISIBLE_DEVICES": devices,
-                "AIDC_CPUS": str(held.cpus),
-                "AIDC_MEMORY_MIB": str(held.memory_mib),
-                "AIDC_TIME_LIMIT_S": str(int(job.time_limit_s)),
-                "AIDC_ATTEMPT": str(job.attempt),
-                "AIDC_CHECKPOINT_DIR": str(checkpoints),
-            }
-        )
+        env.update(device_env(held))
+        env.update(aidc_env(job, held, job_dir=str(job_dir), cwd=cwd, checkpoints=str(checkpoints)))
         return env
 
 
