@@ -7,6 +7,7 @@ controller loop) or ``api`` (a worker process: serves requests, wakes the contro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -14,16 +15,19 @@ from enum import StrEnum
 from aidc.controller import Controller
 from aidc.controller.wakeup import WakeupListener, WakeupSender, socket_address
 from aidc.core.resources import Node, Pool
-from aidc.engines.base import Engine
-from aidc.engines.local import LocalEngine
+from aidc.engines import registry
+from aidc.engines.base import Engine, EngineUnavailable
+from aidc.engines.registry import EngineConfig, EngineConfigError
 from aidc.inventory.host import local_node
-from aidc.inventory.toml_file import load_inventory
+from aidc.inventory.toml_file import load_engine_options, load_inventory
 from aidc.services import policy
 from aidc.services.center import Center
 from aidc.services.nodes import sync_inventory
 from aidc.settings import Settings
 from aidc.store import migrate
 from aidc.store.db import Database
+
+log = logging.getLogger("aidc.bootstrap")
 
 # Events after which the controller has work to do.
 WAKE_TOPICS = ("job.submitted", "job.cancel_requested", policy.CHANGED)
@@ -59,15 +63,39 @@ def inventory(settings: Settings) -> tuple[list[Pool], list[Node]]:
 
 
 def build_engines(settings: Settings, pools: list[Pool], nodes: list[Node]) -> dict[str, Engine]:
+    """One engine per kind the pools name, configured by ``[engines.<kind>]``."""
+    options = load_engine_options(settings.inventory) if settings.inventory is not None else {}
+    unused = sorted(set(options) - {p.engine for p in pools})
+    if unused:
+        raise EngineConfigError(f"engines.{unused[0]}: no pool uses engine {unused[0]!r}")
     engines: dict[str, Engine] = {}
     for kind in sorted({p.engine for p in pools}):
-        if kind != "local":
-            raise ValueError(f"engine {kind!r} is not available yet; pools may use: local")
-        names = {p.name for p in pools if p.engine == kind}
-        engines[kind] = LocalEngine(
-            settings.home, [n for n in nodes if n.pool in names], grace_s=settings.cancel_grace_s
+        served = tuple(p for p in pools if p.engine == kind)
+        names = {p.name for p in served}
+        config = EngineConfig(
+            kind,
+            settings.home,
+            served,
+            tuple(n for n in nodes if n.pool in names),
+            grace_s=settings.cancel_grace_s,
+            options=options.get(kind, {}),
         )
+        engines[kind] = registry.build(config)
     return engines
+
+
+def engine_nodes(engines: dict[str, Engine]) -> tuple[list[Node], set[str]]:
+    """Every engine's nodes, and the engines that could not say (their nodes are left as
+    the store has them until the controller's next inventory refresh)."""
+    nodes: list[Node] = []
+    silent: set[str] = set()
+    for kind, engine in engines.items():
+        try:
+            nodes.extend(engine.inventory())
+        except EngineUnavailable as e:
+            log.warning("engine %s cannot report its nodes now: %s", kind, e)
+            silent.add(kind)
+    return nodes, silent
 
 
 def start(settings: Settings, role: Role = Role.ALL) -> Running:
@@ -77,8 +105,9 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
     policy_text = policy_file.read_text() if policy_file is not None else None
     if policy_text is not None:
         policy.parse(policy_text)  # nor does a bad policy file: Invalid names the key
+    engines = build_engines(settings, pools, nodes)
     db = Database(settings.db_url())
-    center = Center(db=db, engines=build_engines(settings, pools, nodes))
+    center = Center(db=db, engines=engines)
     address = socket_address(settings.home)
     if role is Role.API:
         sender = WakeupSender(address)
@@ -86,7 +115,8 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
             center.bus.subscribe(topic, sender)
         return Running(center, None, [sender.close])
     migrate.upgrade(db.engine)
-    sync_inventory(center, pools, nodes)
+    reported, silent = engine_nodes(engines)
+    sync_inventory(center, pools, reported, keep={p.name for p in pools if p.engine in silent})
     if policy_file is not None and policy_text is not None:
         policy.install(center, policy_text, by=f"aidc server --policy {policy_file.name}")
     controller = Controller(center, tick_s=settings.tick_s)

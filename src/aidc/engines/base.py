@@ -39,6 +39,8 @@ class LaunchRequest:
     time_limit_s: float
     # Run number: 1 for the first launch, more after requeues.
     attempt: int = 1
+    # The project's organisation (engines map it to an account or a Unix identity).
+    organisation: str = ""
 
 
 @dataclass(frozen=True, slots=True)

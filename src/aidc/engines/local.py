@@ -36,6 +36,7 @@ from aidc.engines.base import (
     Outcome,
 )
 from aidc.engines.job_env import aidc_env, device_env
+from aidc.engines.registry import EngineConfig, EngineConfigError
 
 SHIM = Path(__file__).with_name("local_shim.py")
 # Variables passed through from the server's environment; everything else (database URLs,
@@ -288,3 +289,10 @@ def _write_json(path: Path, data: dict[str, object]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))
     os.replace(tmp, path)
+
+
+def from_config(config: EngineConfig) -> LocalEngine:
+    if config.options:
+        key = sorted(config.options)[0]
+        raise EngineConfigError(f"engines.local.{key}: the local engine has no options")
+    return LocalEngine(config.home, list(config.nodes), grace_s=config.grace_s)

@@ -22,6 +22,12 @@ copies = 16  # sixteen identical nodes named cpu-001 ... cpu-016
 ``copies = N`` (a whole number >= 1) stands for N identical nodes, named ``<name>-001`` to
 ``<name>-N`` (three digits, or more when N needs them); a generated name that another entry
 already uses is refused like any other.
+A pool on an engine that reports its own nodes (``engine = "slurm"`` or ``"ray"``) needs no
+``[[nodes]]``; that engine's options go in a table of its own::
+
+    [engines.slurm]
+    conf = "/etc/slurm/slurm.conf"
+
 ``data_inventory`` reads the same tables from already-parsed TOML, so that a file with more
 tables (a simulator preset) uses the same rules.
 """
@@ -50,6 +56,18 @@ def load_inventory(path: Path) -> tuple[list[Pool], list[Node]]:
     except tomllib.TOMLDecodeError as e:
         raise InventoryError(f"{path}: not valid TOML: {e}") from None
     return data_inventory(data)
+
+
+def load_engine_options(path: Path) -> dict[str, dict[str, object]]:
+    """The ``[engines.<kind>]`` tables of the inventory file: each engine's options."""
+    return engine_options(tomllib.loads(path.read_text()))
+
+
+def engine_options(data: dict[str, object]) -> dict[str, dict[str, object]]:
+    engines = data.get("engines", {})
+    if not isinstance(engines, dict) or not all(isinstance(v, dict) for v in engines.values()):
+        raise InventoryError('engines: must be tables such as [engines.slurm] conf = "..."')
+    return {str(k): dict(v) for k, v in engines.items()}
 
 
 def data_inventory(data: dict[str, object]) -> tuple[list[Pool], list[Node]]:

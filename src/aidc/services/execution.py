@@ -20,7 +20,7 @@ from aidc.services.nodes import inventory_nodes, placed_jobs, pool_engines
 from aidc.services.policy import current as current_policy
 from aidc.services.quotas import quota_tree
 from aidc.store import jobs as job_store
-from aidc.store.models import JobRow, JobWait, Project
+from aidc.store.models import JobRow, JobWait, Organisation, Project
 
 CONTROLLER = "controller"
 
@@ -98,6 +98,7 @@ def admit(center: Center, d: Decision) -> tuple[str, LaunchRequest] | None:
         )
         project = s.get(Project, row.project_id)
         assert project is not None
+        org = s.get(Organisation, project.org_id)
         row.attempt += 1
         return engine, LaunchRequest(
             d.job_id,
@@ -106,6 +107,7 @@ def admit(center: Center, d: Decision) -> tuple[str, LaunchRequest] | None:
             d.placement,
             time_limit_s=row.time_limit_s,
             attempt=row.attempt,
+            organisation=org.name if org is not None else "",
         )
 
 

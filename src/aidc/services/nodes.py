@@ -15,8 +15,11 @@ from aidc.services.center import Center
 from aidc.store.models import JobRow, NodeRow, PoolRow, Project
 
 
-def sync_inventory(center: Center, pools: list[Pool], nodes: list[Node]) -> None:
-    """Make the store's pools and nodes what the engines report; nodes gone are marked down."""
+def sync_inventory(
+    center: Center, pools: list[Pool], nodes: list[Node], keep: set[str] | None = None
+) -> None:
+    """Make the store's pools and nodes what the engines report; nodes gone are marked
+    down, except in the pools of ``keep`` (their engine could not report just now)."""
     now = center.clock()
     with center.db.transaction() as s:
         for pool in pools:
@@ -36,7 +39,9 @@ def sync_inventory(center: Center, pools: list[Pool], nodes: list[Node]) -> None
             nrow.updated_at = now
             s.add(nrow)
         for nrow in s.scalars(select(NodeRow)):
-            if nrow.name not in seen and nrow.state != NodeState.DOWN:
+            if nrow.name in seen or nrow.pool in (keep or ()):
+                continue
+            if nrow.state != NodeState.DOWN:
                 nrow.state, nrow.state_reason = NodeState.DOWN, "no longer in the inventory"
                 nrow.updated_at = now
 
