@@ -1,0 +1,400 @@
+"""The Ray engine: each admitted job a Ray Job on an existing Ray cluster (pool ``cloud``).
+
+aidc talks to the cluster's Jobs API (the dashboard, ``[engines.ray] address``) only; ray
+is imported when a pool uses this engine. Each run is submitted with the submission id
+``aidc-<job id>-<attempt>`` (so a restarted server finds it, and never submits it twice)
+and runs ``ray_entry.py`` as its driver, which reserves the scheduler's nodes (custom
+resource ``aidc_node:<name>`` on every node) in a STRICT_SPREAD placement group and
+supervises one rank per node: see ray_entry.py.
+
+Files, under ``jobs_dir/<id>/`` (on a filesystem the Ray nodes share with aidc): ``job.log``
+(every run's output, later runs after ``--- attempt N ---``), ``work/``, and per run
+``attempt-<N>/`` with ``launch.json``, ``ray_entry.py``, ``stop.json`` (a cancel or a
+preemption), ``started.json`` and ``exit.json`` (written by the driver).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from aidc.core.resources import Node, NodeState
+from aidc.engines.base import (
+    Capability,
+    EngineStatus,
+    EngineUnavailable,
+    Handle,
+    LaunchError,
+    LaunchRequest,
+    Outcome,
+)
+from aidc.engines.job_env import aidc_env, device_env, rank_env
+from aidc.engines.local import PASS_ENV, _load_json, _read_exit, _start_log, _write_json
+from aidc.engines.ray_dev import auth_headers
+from aidc.engines.registry import EngineConfig, EngineConfigError
+
+ENTRY = Path(__file__).with_name("ray_entry.py")
+NODE_RESOURCE = "aidc_node:"
+ACCEL_RESOURCE = "aidc_accelerator:"
+# A job takes this much of its nodes' aidc_node resource (each node has 1000).
+NODE_SHARE = 0.001
+# After a stop request, how long the driver may take over the grace before stop_job.
+STOP_MARGIN_S = 15.0
+OPTIONS = ("address", "jobs_dir", "token_file", "accelerator", "python", "place_timeout_s")
+
+
+def _client_class() -> Any:
+    from ray.job_submission import JobSubmissionClient
+
+    class Client(JobSubmissionClient):  # type: ignore[misc]
+        """Every request with a timeout: a hung head must not hang the controller."""
+
+        def _do_request(self, method: str, endpoint: str, **kwargs: Any) -> Any:
+            kwargs.setdefault("timeout", 10)
+            return super()._do_request(method, endpoint, **kwargs)
+
+    return Client
+
+
+def submission_id(job_id: str, attempt: int) -> str:
+    return f"aidc-{job_id}-{attempt}"
+
+
+class RayEngine:
+    name = "ray"
+    capabilities: frozenset[Capability] = frozenset({Capability.MULTI_NODE})
+
+    def __init__(
+        self,
+        address: str,
+        jobs_dir: Path,
+        *,
+        pool: str = "cloud",
+        grace_s: float = 10.0,
+        accelerator: str = "a100",
+        token_file: str | None = None,
+        python: str = "python",
+        place_timeout_s: float = 60.0,
+    ) -> None:
+        self.address = address.rstrip("/")
+        self.jobs_dir = jobs_dir
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoints_dir = jobs_dir / "checkpoints"
+        self.pool = pool
+        self.grace_s = grace_s
+        self.accelerator = accelerator
+        self.token_file = token_file
+        self.python = python
+        self.place_timeout_s = place_timeout_s
+        self._on_change: Callable[[], None] = lambda: None
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._jobs: tuple[float, dict[str, Any]] | None = None
+        self._http = httpx.Client(timeout=10)
+
+    # -- protocol -------------------------------------------------------------------------
+
+    def inventory(self) -> list[Node]:
+        try:
+            r = self._http.get(
+                f"{self.address}/api/v0/nodes",
+                params={"limit": 10000, "detail": "true"},
+                headers=auth_headers(self.token_file),
+            )
+            r.raise_for_status()
+            entries = r.json()["data"]["result"]["result"]
+        except (httpx.HTTPError, KeyError, ValueError) as e:
+            raise EngineUnavailable(
+                f"the Ray cluster at {self.address} does not answer: {e}"
+            ) from None
+        nodes: dict[str, Node] = {}
+        for entry in entries:
+            node = self._node(entry)
+            if node.name not in nodes or node.state is NodeState.UP:
+                nodes[node.name] = node
+        return sorted(nodes.values(), key=lambda n: n.name)
+
+    def set_listener(self, on_change: Callable[[], None]) -> None:
+        self._on_change = on_change
+
+    def launch(self, job: LaunchRequest) -> Handle:
+        sid = submission_id(job.job_id, job.attempt)
+        job_dir = self.jobs_dir / job.job_id
+        run_dir = job_dir / f"attempt-{job.attempt}"
+        if (run_dir / "launch.json").exists():
+            raise LaunchError(f"job {job.job_id} attempt {job.attempt} was already launched")
+        up = {n.name for n in self.inventory() if n.state is NodeState.UP}
+        gone = [p.node for p in job.placement.nodes if p.node not in up]
+        if gone:
+            raise LaunchError(f"node(s) {', '.join(gone)} are not (any longer) in the Ray cluster")
+        work = job_dir / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cwd = job.spec.workdir or str(work)
+        checkpoints = self.checkpoints_dir / job.job_id
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        os.chmod(checkpoints, 0o700)
+        if job.spec.script is not None:
+            script = run_dir / "script.sh"
+            script.write_text(job.spec.script)
+            argv = ["/bin/bash", str(script)]
+        else:
+            argv = list(job.spec.command or [])
+        log = job_dir / "job.log"
+        _start_log(log, job.attempt)
+        launch = {
+            "submission_id": sid,
+            "argv": argv,
+            "cwd": cwd,
+            "log": str(log),
+            "time_limit_s": job.time_limit_s,
+            "grace_s": self.grace_s,
+            "place_timeout_s": self.place_timeout_s,
+            "ranks": self._ranks(job, job_dir, cwd, checkpoints),
+        }
+        _write_json(run_dir / "launch.json", launch)
+        shutil.copyfile(ENTRY, run_dir / "ray_entry.py")
+        entrypoint = f"{self.python} {run_dir / 'ray_entry.py'} {run_dir}"
+        try:
+            self._call(
+                lambda c: c.submit_job(
+                    entrypoint=entrypoint,
+                    submission_id=sid,
+                    entrypoint_num_cpus=0,
+                    metadata={"aidc_job_id": job.job_id, "aidc_attempt": str(job.attempt)},
+                )
+            )
+        except RuntimeError as e:
+            if "already exists" in str(e):
+                raise LaunchError(f"Ray already has a job {sid}: not submitting it twice") from None
+            raise LaunchError(f"Ray refused job {sid}: {_short(e)}") from None
+        self._jobs = None
+        return {"submission_id": sid, "dir": str(run_dir), "log": str(log)}
+
+    def poll(self, handle: Handle) -> EngineStatus:
+        run_dir = Path(handle["dir"])
+        status = _read_exit(run_dir)
+        if status is not None:
+            return status
+        sid = handle["submission_id"]
+        info = self._list_jobs().get(sid)
+        status = _read_exit(run_dir)  # the driver may have finished meanwhile
+        if status is not None:
+            return status
+        if info is None:
+            return EngineStatus(
+                Outcome.LOST, reason=f"the Ray cluster at {self.address} no longer knows job {sid}"
+            )
+        ray_status = str(getattr(info.status, "value", info.status))
+        if ray_status in ("PENDING", "RUNNING"):
+            self._enforce_stop(handle, run_dir)
+            return EngineStatus(Outcome.RUNNING, details={"ray_status": ray_status})
+        stop = _load_json(run_dir / "stop.json") or {}
+        why = f"Ray job {sid} ended {ray_status} without the aidc driver's record: {info.message}"
+        if ray_status == "STOPPED" and stop:
+            outcome = Outcome.PREEMPTED if stop.get("kind") == "preempt" else Outcome.CANCELLED
+            return EngineStatus(outcome, reason=why, details={"killed": True})
+        return EngineStatus(Outcome.FAILED, exit_code=info.driver_exit_code, reason=why)
+
+    def recover(self, job_id: str, attempt: int | None = None) -> Handle | None:
+        job_dir = self.jobs_dir / job_id
+        if attempt is None:
+            runs = [p.name.removeprefix("attempt-") for p in job_dir.glob("attempt-*")]
+            attempt = max((int(n) for n in runs if n.isdigit()), default=0)
+            if attempt == 0:
+                return None
+        sid = submission_id(job_id, attempt)
+        run_dir = job_dir / f"attempt-{attempt}"
+        try:
+            self._call(lambda c: c.get_job_info(sid))
+        except RuntimeError as e:
+            if "404" in str(e) or "does not exist" in str(e):
+                return None
+            raise EngineUnavailable(f"Ray at {self.address}: {_short(e)}") from None
+        return {"submission_id": sid, "dir": str(run_dir), "log": str(job_dir / "job.log")}
+
+    def cancel(self, handle: Handle) -> None:
+        self._stop(handle, {"kind": "cancel", "grace_s": self.grace_s, "at": time.time()})
+
+    def preempt(self, handle: Handle, grace_s: float, reason: str = "") -> None:
+        stop = {"kind": "preempt", "grace_s": grace_s, "reason": reason, "at": time.time()}
+        self._stop(handle, stop)
+
+    def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
+        try:
+            with open(handle["log"], "rb") as f:
+                f.seek(offset)
+                return f.read(limit)
+        except FileNotFoundError:
+            return b""
+
+    def close(self) -> None:
+        self._http.close()
+        self._client = None
+        self._jobs = None
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _node(self, entry: dict[str, Any]) -> Node:
+        res: dict[str, float] = entry.get("resources_total") or {}
+        names = [k.removeprefix(NODE_RESOURCE) for k in res if k.startswith(NODE_RESOURCE)]
+        accels = [k.removeprefix(ACCEL_RESOURCE) for k in res if k.startswith(ACCEL_RESOURCE)]
+        ray_types = [k.split(":", 1)[1].lower() for k in res if k.startswith("accelerator_type:")]
+        node_id = str(entry.get("node_id", ""))
+        labels = {"pool": self.pool, "ray_node_id": node_id, "ip": str(entry.get("node_ip", ""))}
+        state, reason = NodeState.UP, ""
+        if entry.get("state") != "ALIVE":
+            state = NodeState.DOWN
+            reason = f"Ray node {entry.get('state')}: {entry.get('state_message') or ''}".strip()
+        elif not names:
+            state = NodeState.DRAINED
+            reason = "no aidc_node:<name> resource: start it with ray start --resources"
+        return Node(
+            name=names[0] if names else f"ray-{node_id[:12]}",
+            pool=self.pool,
+            cpus=int(res.get("CPU", 0)),
+            memory_mib=int(res.get("memory", 0)) // 2**20,
+            accelerator_type=(accels or ray_types or [self.accelerator])[0],
+            devices=tuple(range(int(res.get("GPU", 0)))),
+            labels=labels,
+            state=state,
+            state_reason=reason,
+        )
+
+    def _ranks(
+        self, job: LaunchRequest, job_dir: Path, cwd: str, checkpoints: Path
+    ) -> list[dict[str, Any]]:
+        ranks = []
+        world = len(job.placement.nodes)
+        for rank, held in enumerate(job.placement.nodes):
+            env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+            env.update(job.spec.env)
+            devices = device_env(held)
+            env.update(devices)
+            env.update(
+                aidc_env(job, held, job_dir=str(job_dir), cwd=cwd, checkpoints=str(checkpoints))
+            )
+            if world > 1:
+                # The driver fills in MASTER_ADDR and MASTER_PORT from rank 0's node.
+                env.update(
+                    rank_env(
+                        rank=rank, world_size=world, local_rank=0, master_addr="", master_port=0
+                    )
+                )
+            # Ray picks the GPUs: the driver sets these to the ones it assigned.
+            device_vars = [k for k, v in devices.items() if v]
+            if held.devices:
+                device_vars.append("AIDC_VISIBLE_DEVICES")
+            bundle: dict[str, float] = {f"{NODE_RESOURCE}{held.node}": NODE_SHARE}
+            bundle["CPU"] = held.cpus
+            if held.devices:
+                bundle["GPU"] = len(held.devices)
+            if held.memory_mib:
+                bundle["memory"] = held.memory_mib * 2**20
+            ranks.append(
+                {"node": held.node, "bundle": bundle, "env": env, "device_vars": device_vars}
+            )
+        return ranks
+
+    def _call(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(client)``; EngineUnavailable when the Jobs API cannot be reached."""
+        from ray.dashboard.modules.dashboard_sdk import AuthenticationError
+
+        try:
+            with self._lock:
+                if self._client is None:
+                    self._client = _client_class()(
+                        self.address, headers=auth_headers(self.token_file)
+                    )
+                client = self._client
+            return fn(client)
+        except (OSError, AuthenticationError) as e:
+            with self._lock:
+                self._client = None
+            raise EngineUnavailable(
+                f"the Ray Jobs API at {self.address} does not answer: {_short(e)}"
+            ) from None
+
+    def _list_jobs(self) -> dict[str, Any]:
+        """All jobs by submission id; one answer serves every poll for 0.5 s."""
+        cached = self._jobs
+        if cached is not None and time.monotonic() - cached[0] < 0.5:
+            return cached[1]
+        try:
+            jobs = self._call(lambda c: c.list_jobs())
+        except RuntimeError as e:
+            raise EngineUnavailable(f"Ray at {self.address}: {_short(e)}") from None
+        by_id = {j.submission_id: j for j in jobs if j.submission_id}
+        self._jobs = (time.monotonic(), by_id)
+        return by_id
+
+    def _stop(self, handle: Handle, stop: dict[str, object]) -> None:
+        """Write the stop request; the driver polls for it and applies the grace."""
+        run_dir = Path(handle["dir"])
+        if (run_dir / "exit.json").exists() or (run_dir / "stop.json").exists():
+            return
+        _write_json(run_dir / "stop.json", stop)
+
+    def _enforce_stop(self, handle: Handle, run_dir: Path) -> None:
+        """A driver that ignored a stop request past its grace: Ray's stop_job."""
+        stop = _load_json(run_dir / "stop.json")
+        if not stop:
+            return
+        grace = float(stop.get("grace_s", self.grace_s))  # type: ignore[arg-type]
+        if time.time() > float(stop.get("at", 0)) + grace + STOP_MARGIN_S:  # type: ignore[arg-type]
+            with contextlib.suppress(RuntimeError):
+                self._call(lambda c: c.stop_job(handle["submission_id"]))
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[-1][:300] if text else type(e).__name__
+
+
+def from_config(config: EngineConfig) -> RayEngine:
+    opts = dict(config.options)
+    unknown = sorted(set(opts) - set(OPTIONS))
+    if unknown:
+        raise EngineConfigError(
+            f"engines.ray.{unknown[0]}: unknown option; use {', '.join(OPTIONS)}"
+        )
+    address = opts.get("address")
+    if not isinstance(address, str) or not address.startswith(("http://", "https://")):
+        raise EngineConfigError(
+            "engines.ray.address: required, the Ray dashboard's URL (its Jobs API), "
+            'e.g. address = "http://127.0.0.1:8265" (aidc dev ray-up prints it)'
+        )
+    if len(config.pools) > 1:
+        names = ", ".join(p.name for p in config.pools)
+        raise EngineConfigError(f"engines.ray: one Ray engine serves one pool, not {names}")
+    for key in ("jobs_dir", "token_file", "accelerator", "python"):
+        if key in opts and not isinstance(opts[key], str):
+            raise EngineConfigError(f"engines.ray.{key}: must be a string")
+    timeout = opts.get("place_timeout_s", 60.0)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise EngineConfigError("engines.ray.place_timeout_s: must be a positive number")
+    try:
+        import ray.job_submission  # noqa: F401
+    except ImportError as e:
+        raise EngineConfigError(
+            f"engines.ray: the ray package is missing ({e}); pip install 'aidc[ray]'"
+        ) from None
+    jobs_dir = Path(opts["jobs_dir"]).expanduser() if "jobs_dir" in opts else config.home / "ray"
+    return RayEngine(
+        address,
+        jobs_dir,
+        pool=config.pools[0].name if config.pools else "cloud",
+        grace_s=config.grace_s,
+        accelerator=str(opts.get("accelerator", "a100")),
+        token_file=opts.get("token_file"),
+        python=str(opts.get("python", "python")),
+        place_timeout_s=float(timeout),
+    )
