@@ -8,11 +8,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench fmt clean
 
-$(STAMP): pyproject.toml
+# A new EXTRAS list (its marker file is missing) reinstalls.
+$(STAMP): pyproject.toml $(VENV)/.extras-$(EXTRAS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
+
+$(VENV)/.extras-%:
+	mkdir -p $(VENV)
+	touch '$@'
 
 run: $(STAMP)
 	$(BIN)/aidc server --demo
