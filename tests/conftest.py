@@ -80,3 +80,10 @@ def center(db: Database, tmp_path: Path) -> Iterator[Center]:
     sync_inventory(c, [Pool("local", "local")], engine.inventory())
     yield c
     engine.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # The Ray cluster the Ray tests share (tests/ray_cluster.py), if any test started it.
+    from tests import ray_cluster
+
+    ray_cluster.shutdown()

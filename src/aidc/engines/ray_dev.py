@@ -25,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -48,6 +48,8 @@ class DevCluster:
     # Per node: name, the ``ray start`` process group, gpus, cpus.
     nodes: list[dict[str, object]]
     started_s: float = 0.0
+    # Every port it uses: a restart (ray-up after ray-down) takes the same ones again.
+    ports: list[int] = field(default_factory=list)
 
     def alive(self) -> bool:
         try:
@@ -105,9 +107,9 @@ def _env(root: Path) -> dict[str, str]:
     return env
 
 
-def load(root: Path) -> DevCluster | None:
+def load(root: Path, name: str = "cluster.json") -> DevCluster | None:
     try:
-        data = json.loads((root / "cluster.json").read_text())
+        data = json.loads((root / name).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     return DevCluster(**data)
@@ -160,12 +162,17 @@ def up(
     log = root / "ray-start.log"
     log.write_bytes(b"")
     started: list[dict[str, object]] = []
-    # All at once: ports asked for one by one may come back the same.
-    free = _free_ports(3 + 6 * nodes)
+    # The ports of the cluster that ran here before (same address), else new ones, all at
+    # once: ports asked for one by one may come back the same.
+    before = load(root, "cluster.stopped.json")
+    if before is not None and len(before.ports) == 3 + 6 * nodes:
+        free = before.ports
+    else:
+        free = _free_ports(3 + 6 * nodes)
     gcs_port, dash_port, client_port = free[:3]
     address = f"http://127.0.0.1:{dash_port}"
     cluster = DevCluster(
-        str(root), address, f"{ip}:{gcs_port}", str(token_file), started, started_s=0.0
+        str(root), address, f"{ip}:{gcs_port}", str(token_file), started, ports=free
     )
     try:
         for i in range(1, nodes + 1):
@@ -264,5 +271,5 @@ def down(root: Path = DEFAULT_DIR, deadline_s: float = 3.0) -> bool:
         with contextlib.suppress(psutil.Error):
             p.kill()
     psutil.wait_procs(left, timeout=5)
-    (root / "cluster.json").unlink(missing_ok=True)
+    os.replace(root / "cluster.json", root / "cluster.stopped.json")
     return True

@@ -59,14 +59,15 @@ class Rank:
         self.proc: subprocess.Popen[bytes] | None = None
         self.pump: threading.Thread | None = None
 
-    def where(self) -> tuple[str, int, list[str]]:
+    def where(self) -> tuple[str, int, list[str], str]:
         import ray
 
         with socket.socket() as s:
             s.bind(("", 0))
             port = s.getsockname()[1]
         gpu_ids = [str(g) for g in ray.get_gpu_ids()]
-        return ray.util.get_node_ip_address(), port, gpu_ids
+        node_id = ray.get_runtime_context().get_node_id()
+        return ray.util.get_node_ip_address(), port, gpu_ids, node_id
 
     def start(self, argv: list[str], cwd: str, env: dict[str, str], log: str, prefix: str) -> str:
         try:
@@ -202,8 +203,9 @@ def run(run_dir: str, launch: dict[str, typing.Any], sigterm: list[bool]) -> dic
             return {"outcome": stopped[0], "reason": stopped[1] + " (before it started)"}
         multi = len(ranks) > 1
         started = []
-        for i, (r, a, (_ip, _port, gpu_ids)) in enumerate(zip(ranks, actors, wheres, strict=True)):
-            env = dict(r["env"])
+        for i, (r, a, where) in enumerate(zip(ranks, actors, wheres, strict=True)):
+            gpu_ids, env = where[2], dict(r["env"])
+            env["AIDC_RAY_NODE_ID"] = where[3]
             for name in r["device_vars"]:
                 env[name] = ",".join(gpu_ids)
             if multi:
