@@ -39,9 +39,10 @@ def ensure() -> ray_dev.DevCluster:
     return ray_dev.up(root(), gpus=GPUS, nodes=NODES, cpus=CPUS)
 
 
-def stop() -> None:
-    """Stop the cluster (it can be started again with ensure())."""
-    ray_dev.down(root())
+def crash() -> None:
+    """Kill every process of the cluster at once, jobs included, as a crash of the whole
+    cluster would (ensure() starts it again)."""
+    ray_dev.down(root(), crash=True)
 
 
 def shutdown() -> None:

@@ -15,6 +15,7 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.resources import NodePlacement, NodeState, Placement
 from aidc.engines.base import EngineStatus, EngineUnavailable, LaunchError, LaunchRequest, Outcome
 from aidc.engines.ray import RayEngine, submission_id
+from aidc.engines.ray_dev import auth_headers
 from tests import ray_cluster
 from tests.conftest import skip_or_fail
 
@@ -108,11 +109,23 @@ def test_output_exit_codes_and_disjoint_gpus(engine: RayEngine) -> None:
     assert seen[0] != seen[1], seen
 
 
-def test_job_runs_on_the_node_the_scheduler_chose(engine: RayEngine) -> None:
+def test_jobs_run_on_the_nodes_the_scheduler_chose(engine: RayEngine) -> None:
+    from ray.job_submission import JobSubmissionClient
+
     ids = {n.name: n.labels["ray_node_id"] for n in engine.inventory()}
-    h = engine.launch(request("pinned", 'echo "node=$AIDC_NODE ray=$AIDC_RAY_NODE_ID"', ("ray-2",)))
-    assert wait_done(engine, h).outcome is Outcome.SUCCEEDED
-    assert f"node=ray-2 ray={ids['ray-2']}" in log_of(engine, h)
+    one = engine.launch(request("pinned", 'echo "node=$AIDC_NODE"', ("ray-2",)))
+    two = engine.launch(
+        request("pinned2", 'echo "rank=$RANK node=$AIDC_RAY_NODE_ID"', ("ray-2", "ray-1"))
+    )
+    assert wait_done(engine, one).outcome is Outcome.SUCCEEDED
+    assert wait_done(engine, two).outcome is Outcome.SUCCEEDED
+    # One node: the Ray Job's driver (which runs the command) is on ray-2.
+    client = JobSubmissionClient(engine.address, headers=auth_headers(engine.token_file))
+    assert client.get_job_info(one["submission_id"]).driver_node_id == ids["ray-2"]
+    assert "node=ray-2" in log_of(engine, one)
+    # Two nodes: rank 0 on the first node placed, rank 1 on the second.
+    log = log_of(engine, two)
+    assert f"rank=0 node={ids['ray-2']}" in log and f"rank=1 node={ids['ray-1']}" in log
 
 
 def test_time_limit_stops_the_job_as_timeout(engine: RayEngine) -> None:
@@ -190,9 +203,9 @@ EOF
     status = wait_done(engine, h)
     log = log_of(engine, h)
     assert status.outcome is Outcome.SUCCEEDED, (status, log)
-    assert "[rank 0] env rank=0 world=2 local=0 node=ray-1 gpus=" in log
-    assert "[rank 1] env rank=1 world=2 local=0 node=ray-2 gpus=" in log
-    assert "[rank 0] rank 0 got hello from rank 1" in log
+    assert "env rank=0 world=2 local=0 node=ray-1 gpus=" in log
+    assert "env rank=1 world=2 local=0 node=ray-2 gpus=" in log
+    assert "rank 0 got hello from rank 1" in log
 
 
 def test_a_node_that_is_gone_fails_the_launch(engine: RayEngine) -> None:
@@ -204,7 +217,7 @@ def test_head_gone_is_unavailable_then_lost(engine: RayEngine) -> None:
     """Last: it stops the cluster (and brings it back for later tests)."""
     h = engine.launch(request("orphan", "echo up; sleep 60"))
     wait_started(h, b"up")
-    ray_cluster.stop()
+    ray_cluster.crash()
     try:
         time.sleep(0.6)  # past the list_jobs cache
         with pytest.raises(EngineUnavailable, match="does not answer"):

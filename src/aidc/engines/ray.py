@@ -158,18 +158,21 @@ class RayEngine:
             "time_limit_s": job.time_limit_s,
             "grace_s": self.grace_s,
             "place_timeout_s": self.place_timeout_s,
+            # One node: Ray gives the driver the GPUs and the driver runs the command.
+            "direct": len(job.placement.nodes) == 1,
             "ranks": self._ranks(job, job_dir, cwd, checkpoints),
         }
         _write_json(run_dir / "launch.json", launch)
         shutil.copyfile(ENTRY, run_dir / "ray_entry.py")
         entrypoint = f"{self.python} {run_dir / 'ray_entry.py'} {run_dir}"
+        resources = _entrypoint_resources(job) if launch["direct"] else {"entrypoint_num_cpus": 0}
         try:
             self._call(
                 lambda c: c.submit_job(
                     entrypoint=entrypoint,
                     submission_id=sid,
-                    entrypoint_num_cpus=0,
                     metadata={"aidc_job_id": job.job_id, "aidc_attempt": str(job.attempt)},
+                    **resources,
                 )
             )
         except RuntimeError as e:
@@ -194,6 +197,12 @@ class RayEngine:
                 Outcome.LOST, reason=f"the Ray cluster at {self.address} no longer knows job {sid}"
             )
         ray_status = str(getattr(info.status, "value", info.status))
+        if ray_status == "PENDING" and self._abandon(handle, run_dir):
+            return EngineStatus(
+                Outcome.FAILED,
+                reason=f"Ray could not place job {sid} within {self.place_timeout_s:g}s "
+                "(a node gone, or resources taken by work aidc does not know of)",
+            )
         if ray_status in ("PENDING", "RUNNING"):
             self._enforce_stop(handle, run_dir)
             return EngineStatus(Outcome.RUNNING, details={"ray_status": ray_status})
@@ -343,6 +352,16 @@ class RayEngine:
             return
         _write_json(run_dir / "stop.json", stop)
 
+    def _abandon(self, handle: Handle, run_dir: Path) -> bool:
+        """A run Ray has left PENDING past place_timeout_s: mark it so that its driver never
+        starts it late, and ask Ray to drop it."""
+        if time.time() - (run_dir / "launch.json").stat().st_mtime < self.place_timeout_s:
+            return False
+        _write_json(run_dir / "stop.json", {"kind": "abandon", "at": time.time()})
+        with contextlib.suppress(RuntimeError, EngineUnavailable):
+            self._call(lambda c: c.stop_job(handle["submission_id"]))
+        return True
+
     def _enforce_stop(self, handle: Handle, run_dir: Path) -> None:
         """A driver that ignored a stop request past its grace: Ray's stop_job."""
         stop = _load_json(run_dir / "stop.json")
@@ -352,6 +371,20 @@ class RayEngine:
         if time.time() > float(stop.get("at", 0)) + grace + STOP_MARGIN_S:  # type: ignore[arg-type]
             with contextlib.suppress(RuntimeError):
                 self._call(lambda c: c.stop_job(handle["submission_id"]))
+
+
+def _entrypoint_resources(job: LaunchRequest) -> dict[str, Any]:
+    """What the driver of a one-node run holds: the job's node share, cpus, memory, GPUs."""
+    held = job.placement.nodes[0]
+    resources: dict[str, Any] = {
+        "entrypoint_num_cpus": held.cpus,
+        "entrypoint_resources": {f"{NODE_RESOURCE}{held.node}": NODE_SHARE},
+    }
+    if held.devices:
+        resources["entrypoint_num_gpus"] = len(held.devices)
+    if held.memory_mib:
+        resources["entrypoint_memory"] = held.memory_mib * 2**20
+    return resources
 
 
 def _short(e: BaseException) -> str:

@@ -247,9 +247,9 @@ def _wait_ready(cluster: DevCluster, nodes: int, deadline: float) -> None:
     raise DevClusterError(f"the Ray cluster at {cluster.address} is not ready: {last}")
 
 
-def down(root: Path = DEFAULT_DIR, deadline_s: float = 3.0) -> bool:
-    """Stop the cluster under ``root``: SIGTERM, then SIGKILL after ``deadline_s``.
-    Returns whether there was one."""
+def down(root: Path = DEFAULT_DIR, deadline_s: float = 3.0, crash: bool = False) -> bool:
+    """Stop the cluster under ``root``: SIGTERM, then SIGKILL after ``deadline_s`` (with
+    ``crash``, SIGKILL at once, as a power cut would). Returns whether there was one."""
     root = root.expanduser().resolve()
     cluster = load(root)
     if cluster is None:
@@ -263,10 +263,12 @@ def down(root: Path = DEFAULT_DIR, deadline_s: float = 3.0) -> bool:
                     procs.append(p)
                     procs.extend(p.children(recursive=True))
     unique = {p.pid: p for p in procs}.values()
-    for p in unique:
-        with contextlib.suppress(psutil.Error):
-            p.send_signal(signal.SIGTERM)
-    _, left = psutil.wait_procs(list(unique), timeout=deadline_s)
+    left = list(unique)
+    if not crash:
+        for p in left:
+            with contextlib.suppress(psutil.Error):
+                p.send_signal(signal.SIGTERM)
+        _, left = psutil.wait_procs(left, timeout=deadline_s)
     for p in left:
         with contextlib.suppress(psutil.Error):
             p.kill()

@@ -7,8 +7,8 @@ node (STRICT_SPREAD, each pinned by the node's ``aidc_node:<name>`` resource), r
 ``Rank`` actor per bundle that starts the user's command as a subprocess (own session) with
 its env plus what only Ray knows (the GPUs it assigned; MASTER_ADDR/MASTER_PORT on rank
 0's node), and supervises the ranks: time limit, stop requests, a failed rank stops the
-rest. Every rank's output is appended to the job's log (``[rank N]`` before each line of
-a multi-node job). It writes ``exit.json`` atomically last.
+rest. Every rank's output is appended to the job's log (whole lines from each rank of a
+multi-node job). It writes ``exit.json`` atomically last.
 
 A stop request is ``stop.json`` in RUN_DIR, polled (the engine's grace applies; Ray's own
 stop_job only allows a few seconds before SIGKILL): ``{"kind": "cancel"}`` or
@@ -69,7 +69,7 @@ class Rank:
         node_id = ray.get_runtime_context().get_node_id()
         return ray.util.get_node_ip_address(), port, gpu_ids, node_id
 
-    def start(self, argv: list[str], cwd: str, env: dict[str, str], log: str, prefix: str) -> str:
+    def start(self, argv: list[str], cwd: str, env: dict[str, str], log: str, by_line: bool) -> str:
         try:
             self.proc = subprocess.Popen(
                 argv,
@@ -82,20 +82,22 @@ class Rank:
             )
         except OSError as e:
             return f"cannot start {argv[0]!r}: {e.strerror}"
-        self.pump = threading.Thread(target=self._pump, args=(log, prefix.encode()), daemon=True)
+        self.pump = threading.Thread(target=self._pump, args=(log, by_line), daemon=True)
         self.pump.start()
         return ""
 
-    def _pump(self, log_path: str, prefix: bytes) -> None:
+    def _pump(self, log_path: str, by_line: bool) -> None:
+        """Append the command's output to the job's log; ranks on several nodes write
+        whole lines (one write each, O_APPEND), so their lines never mix."""
         assert self.proc is not None and self.proc.stdout is not None
         fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            if not prefix:
+            if not by_line:
                 while chunk := os.read(self.proc.stdout.fileno(), 65536):
                     os.write(fd, chunk)
             else:
                 for line in self.proc.stdout:
-                    os.write(fd, prefix + line if line.endswith(b"\n") else prefix + line + b"\n")
+                    os.write(fd, line)
         finally:
             os.close(fd)
 
@@ -146,92 +148,169 @@ def _result(rc: int, rank: int | None) -> dict[str, object]:
     return {"outcome": "failed", "reason": f"{who}exit code {rc}", "exit_code": rc}
 
 
-def run(run_dir: str, launch: dict[str, typing.Any], sigterm: list[bool]) -> dict[str, object]:
-    import ray
-    from ray.util.placement_group import placement_group, remove_placement_group
-    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+class Direct:
+    """A single-node job run by the driver itself: Ray gave the driver its GPUs
+    (``entrypoint_num_gpus``), so no ray.init, no actor: it starts in about a second."""
 
+    def __init__(self, launch: dict[str, typing.Any]) -> None:
+        self.launch = launch
+        self.rank = Rank()
+
+    def start(self) -> tuple[list[str], str]:
+        r = self.launch["ranks"][0]
+        env = dict(r["env"])
+        for name in r["device_vars"]:
+            env[name] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        error = self.rank.start(
+            self.launch["argv"], self.launch["cwd"], env, self.launch["log"], ""
+        )
+        return [error] if error else [], ""
+
+    def done(self, timeout: float) -> dict[int, int]:
+        assert self.rank.proc is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return {0: self.rank.proc.wait(timeout)}
+        return {}
+
+    def stop(self, grace: float) -> bool:
+        return self.rank.stop(grace)
+
+    def rest(self) -> dict[int, int]:
+        return {0: self.rank.wait()}
+
+    def close(self) -> None:
+        pass
+
+
+class Spread:
+    """One Rank actor per node in a STRICT_SPREAD placement group, each bundle pinned to
+    its node by the node's ``aidc_node:<name>`` resource."""
+
+    def __init__(self, launch: dict[str, typing.Any]) -> None:
+        self.launch = launch
+        self.pg: typing.Any = None
+        self.waits: dict[typing.Any, int] = {}
+
+    def start(self) -> tuple[list[str], str]:
+        import ray
+        from ray.util.placement_group import placement_group
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        ranks = self.launch["ranks"]
+        ray.init(address="auto", logging_level="WARNING", log_to_driver=False)
+        alive: set[str] = set()
+        for node in ray.nodes():
+            if node.get("Alive"):
+                alive.update(k for k in node.get("Resources", {}) if k.startswith("aidc_node:"))
+        missing = [r["node"] for r in ranks if f"aidc_node:{r['node']}" not in alive]
+        if missing:
+            raise Failed(f"node(s) {', '.join(missing)} are not (any longer) in the Ray cluster")
+        bundles = [dict(r["bundle"]) for r in ranks]
+        self.pg = placement_group(bundles, strategy="STRICT_SPREAD")
+        timeout = float(self.launch["place_timeout_s"])
+        if not self.pg.wait(timeout):
+            raise Failed(f"Ray could not reserve {bundles} within {timeout:g}s")
+        actor = ray.remote(max_concurrency=4)(Rank)
+        self.actors = [
+            actor.options(
+                num_cpus=r["bundle"].get("CPU", 0),
+                num_gpus=r["bundle"].get("GPU", 0),
+                memory=r["bundle"].get("memory"),
+                scheduling_strategy=PlacementGroupSchedulingStrategy(self.pg, i),
+            ).remote()
+            for i, r in enumerate(ranks)
+        ]
+        wheres = ray.get([a.where.remote() for a in self.actors])
+        master_addr, master_port = wheres[0][0], wheres[0][1]
+        started = []
+        for r, a, where in zip(ranks, self.actors, wheres, strict=True):
+            env = dict(r["env"], AIDC_RAY_NODE_ID=where[3])
+            for name in r["device_vars"]:
+                env[name] = ",".join(where[2])
+            if len(ranks) > 1:
+                env.update(MASTER_ADDR=master_addr, MASTER_PORT=str(master_port))
+            started.append(
+                a.start.remote(
+                    self.launch["argv"], self.launch["cwd"], env, self.launch["log"], True
+                )
+            )
+        errors = [e for e in ray.get(started) if e]
+        self.waits = {a.wait.remote(): i for i, a in enumerate(self.actors)}
+        return errors, master_addr
+
+    def done(self, timeout: float) -> dict[int, int]:
+        import ray
+
+        ready, _ = ray.wait(list(self.waits), num_returns=1, timeout=timeout)
+        return {self.waits.pop(ref): ray.get(ref) for ref in ready}
+
+    def stop(self, grace: float) -> bool:
+        import ray
+
+        return any(ray.get([self.actors[i].stop.remote(grace) for i in self.waits.values()]))
+
+    def rest(self) -> dict[int, int]:
+        import ray
+
+        return {i: ray.get(ref) for ref, i in self.waits.items()}
+
+    def close(self) -> None:
+        if self.pg is not None:
+            from ray.util.placement_group import remove_placement_group
+
+            with contextlib.suppress(Exception):
+                remove_placement_group(self.pg)
+
+
+class Failed(Exception):
+    """The run cannot start (a node is gone, Ray cannot place it): the reason."""
+
+
+def run(run_dir: str, launch: dict[str, typing.Any], sigterm: list[bool]) -> dict[str, object]:
     log = launch["log"]
     stop_path = os.path.join(run_dir, "stop.json")
     cancel_grace = float(launch["grace_s"])
-    ranks = launch["ranks"]
+    world = len(launch["ranks"])
 
     def stop_requested() -> tuple[str, str, float] | None:
         stop = _load_json(stop_path)
         if stop.get("kind") == "preempt":
             reason = str(stop.get("reason") or "preempted to make room for another job")
             return "preempted", reason, float(stop.get("grace_s", cancel_grace))
-        if stop or sigterm[0]:
-            # Ray's stop_job SIGKILLs a few seconds after its SIGTERM.
-            grace = cancel_grace if stop else min(cancel_grace, 2.0)
-            return "cancelled", "cancelled", grace
+        if stop:
+            return "cancelled", "cancelled", cancel_grace
+        if sigterm[0]:
+            # Not aidc (it writes stop.json): `ray job stop`, or Ray shutting down, which
+            # SIGKILLs a few seconds after its SIGTERM.
+            reason = (
+                "stopped from outside aidc (SIGTERM from Ray: ray job stop, or Ray shutting down)"
+            )
+            return "failed", reason, min(cancel_grace, 2.0)
         return None
 
-    ray.init(address="auto", logging_level="WARNING", log_to_driver=False)
-    alive: set[str] = set()
-    for node in ray.nodes():
-        if node.get("Alive"):
-            alive.update(k for k in node.get("Resources", {}) if k.startswith("aidc_node:"))
-    missing = [r["node"] for r in ranks if f"aidc_node:{r['node']}" not in alive]
-    if missing:
-        reason = f"node(s) {', '.join(missing)} are not (any longer) in the Ray cluster"
-        return {"outcome": "failed", "reason": reason, "exit_code": None}
-    bundles = [dict(r["bundle"]) for r in ranks]
-    pg = placement_group(bundles, strategy="STRICT_SPREAD")
+    if _load_json(stop_path).get("kind") == "abandon":
+        # aidc gave up on it while Ray could not place it; never start it late.
+        return {"outcome": "failed", "reason": "abandoned: Ray placed it too late"}
+    group: Direct | Spread = Direct(launch) if launch.get("direct") else Spread(launch)
     try:
-        if not pg.wait(float(launch["place_timeout_s"])):
-            reason = (
-                f"Ray could not reserve {bundles} within {launch['place_timeout_s']}s "
-                "(taken by work aidc does not know of?)"
-            )
-            return {"outcome": "failed", "reason": reason, "exit_code": None}
-        actor = ray.remote(max_concurrency=4)(Rank)
-        actors = []
-        for i, r in enumerate(ranks):
-            b = r["bundle"]
-            actors.append(
-                actor.options(
-                    num_cpus=b.get("CPU", 0),
-                    num_gpus=b.get("GPU", 0),
-                    memory=b.get("memory"),
-                    scheduling_strategy=PlacementGroupSchedulingStrategy(pg, i),
-                ).remote()
-            )
-        wheres = ray.get([a.where.remote() for a in actors])
-        master_addr, master_port = wheres[0][0], wheres[0][1]
-        if (stopped := stop_requested()) is not None:
-            return {"outcome": stopped[0], "reason": stopped[1] + " (before it started)"}
-        multi = len(ranks) > 1
-        started = []
-        for i, (r, a, where) in enumerate(zip(ranks, actors, wheres, strict=True)):
-            gpu_ids, env = where[2], dict(r["env"])
-            env["AIDC_RAY_NODE_ID"] = where[3]
-            for name in r["device_vars"]:
-                env[name] = ",".join(gpu_ids)
-            if multi:
-                env.update(MASTER_ADDR=master_addr, MASTER_PORT=str(master_port))
-            started.append(
-                a.start.remote(
-                    launch["argv"], launch["cwd"], env, log, f"[rank {i}] " if multi else ""
-                )
-            )
-        errors = [e for e in ray.get(started) if e]
-        _write_json(os.path.join(run_dir, "started.json"), {"at": time.time(), "ip": master_addr})
-        waits = {a.wait.remote(): i for i, a in enumerate(actors)}
-        codes: dict[int, int] = {}
+        try:
+            errors, ip = group.start()
+        except Failed as e:
+            return {"outcome": "failed", "reason": str(e), "exit_code": None}
+        _write_json(os.path.join(run_dir, "started.json"), {"at": time.time(), "ip": ip})
+        if errors:
+            group.stop(cancel_grace)
+            return {"outcome": "failed", "reason": errors[0], "exit_code": 127}
         deadline = time.monotonic() + float(launch["time_limit_s"])
+        codes: dict[int, int] = {}
         result: dict[str, object] | None = None
         stopped = None
-        if errors:
-            result = {"outcome": "failed", "reason": errors[0], "exit_code": 127}
-        while result is None and len(codes) < len(actors):
-            done, _ = ray.wait(list(waits), num_returns=1, timeout=POLL_S)
-            for ref in done:
-                i = waits.pop(ref)
-                codes[i] = ray.get(ref)
-                if codes[i] != 0:
-                    result = _result(codes[i], i if multi else None)
-            if result is not None or len(codes) == len(actors):
+        while len(codes) < world:
+            for i, rc in group.done(POLL_S).items():
+                codes[i] = rc
+                if rc != 0 and result is None:
+                    result = _result(rc, i if world > 1 else None)
+            if result is not None or len(codes) == world:
                 break
             if (stopped := stop_requested()) is None and time.monotonic() > deadline:
                 limit = launch["time_limit_s"]
@@ -242,22 +321,20 @@ def run(run_dir: str, launch: dict[str, typing.Any], sigterm: list[bool]) -> dic
         if stopped is not None:
             _say(log, f"{stopped[1]}; stopping the job (grace {grace:g}s)")
         t0 = time.monotonic()
-        killed = any(ray.get([actors[i].stop.remote(grace) for i in waits.values()]))
+        killed = group.stop(grace) if len(codes) < world else False
         stop_s = round(time.monotonic() - t0, 3)
-        for ref, i in waits.items():
-            codes[i] = ray.get(ref)
-        if stopped is not None:
-            reason = stopped[1]
-            if stopped[0] == "preempted":
-                how = f"killed after the {grace:g}s grace" if killed else "exited"
-                reason = f"{reason} ({how}; stopped in {stop_s:.1f}s)"
-            code = codes.get(0)
-            return {"outcome": stopped[0], "reason": reason, "exit_code": code, "killed": killed,
-                    "stop_s": stop_s}  # fmt: skip
-        return result or _result(0, None)
+        codes.update(group.rest())
+        if stopped is None:
+            return result or _result(0, None)
+        reason = stopped[1]
+        if stopped[0] == "preempted":
+            how = f"killed after the {grace:g}s grace" if killed else "exited"
+            reason = f"{reason} ({how}; stopped in {stop_s:.1f}s)"
+        code = codes.get(0)
+        return {"outcome": stopped[0], "reason": reason, "exit_code": code, "killed": killed,
+                "stop_s": stop_s}  # fmt: skip
     finally:
-        with contextlib.suppress(Exception):
-            remove_placement_group(pg)
+        group.close()
 
 
 def main(run_dir: str) -> int:
