@@ -162,7 +162,7 @@ class Direct:
         for name in r["device_vars"]:
             env[name] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
         error = self.rank.start(
-            self.launch["argv"], self.launch["cwd"], env, self.launch["log"], ""
+            self.launch["argv"], self.launch["cwd"], env, self.launch["log"], False
         )
         return [error] if error else [], ""
 
