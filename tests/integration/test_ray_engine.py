@@ -14,8 +14,9 @@ import pytest
 from aidc.core.jobspec import JobSpec
 from aidc.core.resources import NodePlacement, NodeState, Placement
 from aidc.engines.base import EngineStatus, EngineUnavailable, LaunchError, LaunchRequest, Outcome
-from aidc.engines.ray import RayEngine, submission_id
+from aidc.engines.ray import RayEngine
 from aidc.engines.ray_dev import auth_headers
+from aidc.engines.ray_parts import submission_id
 from tests import ray_cluster
 from tests.conftest import skip_or_fail
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from aidc.core.jobspec import JobSpec
-from aidc.core.resources import NodePlacement, NodeState, Placement, Pool
+from aidc.core.resources import Node, NodePlacement, NodeState, Placement, Pool
 from aidc.engines.base import LaunchRequest
-from aidc.engines.ray import RayEngine, _entrypoint_resources, from_config, submission_id
+from aidc.engines.ray import RayEngine, from_config
+from aidc.engines.ray_parts import entrypoint_resources, ranks, ray_node, submission_id
 from aidc.engines.registry import EngineConfig, EngineConfigError
 from tests.conftest import skip_or_fail
 
@@ -82,23 +83,24 @@ def entry(**over: object) -> dict[str, object]:
 
 
 def test_ray_nodes_become_aidc_nodes(tmp_path: Path) -> None:
-    engine = RayEngine("http://h:1", tmp_path, pool="cloud")
-    node = engine._node(entry())
+    def node_of(e: dict[str, object]) -> Node:
+        return ray_node(e, "cloud", "a100")
+
+    node = node_of(entry())
     assert (node.name, node.pool, node.cpus, node.memory_mib) == ("gpu-7", "cloud", 16, 65536)
     assert (node.accelerator_type, node.devices, node.state) == ("h100", (0, 1, 2, 3), NodeState.UP)
     assert node.labels == {"pool": "cloud", "ray_node_id": "abc123", "ip": "10.0.0.7"}
-    dead = engine._node(entry(state="DEAD", state_message="heartbeat lost"))
+    dead = node_of(entry(state="DEAD", state_message="heartbeat lost"))
     assert dead.state is NodeState.DOWN and "heartbeat lost" in dead.state_reason
     # Ray's own accelerator_type resource, else the configured default.
     res = {"CPU": 8.0, "GPU": 2.0, "accelerator_type:A100": 1.0, "aidc_node:n2": 1000.0}
-    assert engine._node(entry(resources_total=res)).accelerator_type == "a100"
+    assert node_of(entry(resources_total=res)).accelerator_type == "a100"
     res = {"CPU": 8.0, "aidc_node:n3": 1000.0}
-    plain = engine._node(entry(resources_total=res))
+    plain = node_of(entry(resources_total=res))
     assert (plain.accelerator_type, plain.devices) == ("a100", ())
     # A node without aidc's resource cannot be pinned to: drained, with the fix.
-    anon = engine._node(entry(resources_total={"CPU": 8.0}))
+    anon = node_of(entry(resources_total={"CPU": 8.0}))
     assert anon.state is NodeState.DRAINED and "--resources" in anon.state_reason
-    engine.close()
 
 
 def request(nodes: tuple[str, ...], gpus: int) -> LaunchRequest:
@@ -112,22 +114,20 @@ def request(nodes: tuple[str, ...], gpus: int) -> LaunchRequest:
 def test_what_a_run_asks_of_ray(tmp_path: Path) -> None:
     assert submission_id("j1", 3) == "aidc-j1-3"
     one = request(("gpu-7",), 2)
-    assert _entrypoint_resources(one) == {
+    assert entrypoint_resources(one) == {
         "entrypoint_num_cpus": 2,
         "entrypoint_resources": {"aidc_node:gpu-7": 0.001},
         "entrypoint_num_gpus": 2,
         "entrypoint_memory": 1024 * 2**20,
     }
-    engine = RayEngine("http://h:1", tmp_path)
-    ranks = engine._ranks(request(("a", "b"), 1), tmp_path, str(tmp_path), tmp_path)
-    assert [r["bundle"] for r in ranks] == [
+    run = ranks(request(("a", "b"), 1), tmp_path, str(tmp_path), tmp_path)
+    assert [r["bundle"] for r in run] == [
         {"aidc_node:a": 0.001, "CPU": 2, "GPU": 1, "memory": 1024 * 2**20},
         {"aidc_node:b": 0.001, "CPU": 2, "GPU": 1, "memory": 1024 * 2**20},
     ]
-    assert [r["env"]["RANK"] for r in ranks] == ["0", "1"]
-    assert {r["env"]["WORLD_SIZE"] for r in ranks} == {"2"}
-    assert ranks[1]["env"]["AIDC_NODE"] == "b"
-    assert ranks[0]["device_vars"] == ["CUDA_VISIBLE_DEVICES", "AIDC_VISIBLE_DEVICES"]
+    assert [r["env"]["RANK"] for r in run] == ["0", "1"]
+    assert {r["env"]["WORLD_SIZE"] for r in run} == {"2"}
+    assert run[1]["env"]["AIDC_NODE"] == "b"
+    assert run[0]["device_vars"] == ["CUDA_VISIBLE_DEVICES", "AIDC_VISIBLE_DEVICES"]
     # No server secrets: only the pass-through variables and the job's own.
-    assert not {k for k in ranks[0]["env"] if "DATABASE" in k or "TOKEN" in k}
-    engine.close()
+    assert not {k for k in run[0]["env"] if "DATABASE" in k or "TOKEN" in k}

@@ -36,16 +36,12 @@ from aidc.engines.base import (
     LaunchRequest,
     Outcome,
 )
-from aidc.engines.job_env import aidc_env, device_env, rank_env
-from aidc.engines.local import PASS_ENV, _load_json, _read_exit, _start_log, _write_json
+from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json
 from aidc.engines.ray_dev import auth_headers
+from aidc.engines.ray_parts import entrypoint_resources, ranks, ray_node, submission_id
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
 ENTRY = Path(__file__).with_name("ray_entry.py")
-NODE_RESOURCE = "aidc_node:"
-ACCEL_RESOURCE = "aidc_accelerator:"
-# A job takes this much of its nodes' aidc_node resource (each node has 1000).
-NODE_SHARE = 0.001
 # After a stop request, how long the driver may take over the grace before stop_job.
 STOP_MARGIN_S = 15.0
 OPTIONS = ("address", "jobs_dir", "token_file", "accelerator", "python", "place_timeout_s")
@@ -62,10 +58,6 @@ def _client_class() -> Any:
             return super()._do_request(method, endpoint, **kwargs)
 
     return Client
-
-
-def submission_id(job_id: str, attempt: int) -> str:
-    return f"aidc-{job_id}-{attempt}"
 
 
 class RayEngine:
@@ -117,7 +109,7 @@ class RayEngine:
             ) from None
         nodes: dict[str, Node] = {}
         for entry in entries:
-            node = self._node(entry)
+            node = ray_node(entry, self.pool, self.accelerator)
             if node.name not in nodes or node.state is NodeState.UP:
                 nodes[node.name] = node
         return sorted(nodes.values(), key=lambda n: n.name)
@@ -160,12 +152,12 @@ class RayEngine:
             "place_timeout_s": self.place_timeout_s,
             # One node: Ray gives the driver the GPUs and the driver runs the command.
             "direct": len(job.placement.nodes) == 1,
-            "ranks": self._ranks(job, job_dir, cwd, checkpoints),
+            "ranks": ranks(job, job_dir, cwd, checkpoints),
         }
         _write_json(run_dir / "launch.json", launch)
         shutil.copyfile(ENTRY, run_dir / "ray_entry.py")
         entrypoint = f"{self.python} {run_dir / 'ray_entry.py'} {run_dir}"
-        resources = _entrypoint_resources(job) if launch["direct"] else {"entrypoint_num_cpus": 0}
+        resources = entrypoint_resources(job) if launch["direct"] else {"entrypoint_num_cpus": 0}
         try:
             self._call(
                 lambda c: c.submit_job(
@@ -175,6 +167,12 @@ class RayEngine:
                     **resources,
                 )
             )
+        except EngineUnavailable:
+            # Not submitted (as far as aidc can tell): the controller requeues the job and
+            # may launch this attempt again. Had Ray taken it after all, that launch finds
+            # Ray's job by its id and refuses: it never runs twice.
+            (run_dir / "launch.json").unlink(missing_ok=True)
+            raise
         except RuntimeError as e:
             if "already exists" in str(e):
                 raise LaunchError(f"Ray already has a job {sid}: not submitting it twice") from None
@@ -252,67 +250,6 @@ class RayEngine:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _node(self, entry: dict[str, Any]) -> Node:
-        res: dict[str, float] = entry.get("resources_total") or {}
-        names = [k.removeprefix(NODE_RESOURCE) for k in res if k.startswith(NODE_RESOURCE)]
-        accels = [k.removeprefix(ACCEL_RESOURCE) for k in res if k.startswith(ACCEL_RESOURCE)]
-        ray_types = [k.split(":", 1)[1].lower() for k in res if k.startswith("accelerator_type:")]
-        node_id = str(entry.get("node_id", ""))
-        labels = {"pool": self.pool, "ray_node_id": node_id, "ip": str(entry.get("node_ip", ""))}
-        state, reason = NodeState.UP, ""
-        if entry.get("state") != "ALIVE":
-            state = NodeState.DOWN
-            reason = f"Ray node {entry.get('state')}: {entry.get('state_message') or ''}".strip()
-        elif not names:
-            state = NodeState.DRAINED
-            reason = "no aidc_node:<name> resource: start it with ray start --resources"
-        return Node(
-            name=names[0] if names else f"ray-{node_id[:12]}",
-            pool=self.pool,
-            cpus=int(res.get("CPU", 0)),
-            memory_mib=int(res.get("memory", 0)) // 2**20,
-            accelerator_type=(accels or ray_types or [self.accelerator])[0],
-            devices=tuple(range(int(res.get("GPU", 0)))),
-            labels=labels,
-            state=state,
-            state_reason=reason,
-        )
-
-    def _ranks(
-        self, job: LaunchRequest, job_dir: Path, cwd: str, checkpoints: Path
-    ) -> list[dict[str, Any]]:
-        ranks = []
-        world = len(job.placement.nodes)
-        for rank, held in enumerate(job.placement.nodes):
-            env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
-            env.update(job.spec.env)
-            devices = device_env(held)
-            env.update(devices)
-            env.update(
-                aidc_env(job, held, job_dir=str(job_dir), cwd=cwd, checkpoints=str(checkpoints))
-            )
-            if world > 1:
-                # The driver fills in MASTER_ADDR and MASTER_PORT from rank 0's node.
-                env.update(
-                    rank_env(
-                        rank=rank, world_size=world, local_rank=0, master_addr="", master_port=0
-                    )
-                )
-            # Ray picks the GPUs: the driver sets these to the ones it assigned.
-            device_vars = [k for k, v in devices.items() if v]
-            if held.devices:
-                device_vars.append("AIDC_VISIBLE_DEVICES")
-            bundle: dict[str, float] = {f"{NODE_RESOURCE}{held.node}": NODE_SHARE}
-            bundle["CPU"] = held.cpus
-            if held.devices:
-                bundle["GPU"] = len(held.devices)
-            if held.memory_mib:
-                bundle["memory"] = held.memory_mib * 2**20
-            ranks.append(
-                {"node": held.node, "bundle": bundle, "env": env, "device_vars": device_vars}
-            )
-        return ranks
-
     def _call(self, fn: Callable[[Any], Any]) -> Any:
         """``fn(client)``; EngineUnavailable when the Jobs API cannot be reached."""
         from ray.dashboard.modules.dashboard_sdk import AuthenticationError
@@ -371,20 +308,6 @@ class RayEngine:
         if time.time() > float(stop.get("at", 0)) + grace + STOP_MARGIN_S:  # type: ignore[arg-type]
             with contextlib.suppress(RuntimeError):
                 self._call(lambda c: c.stop_job(handle["submission_id"]))
-
-
-def _entrypoint_resources(job: LaunchRequest) -> dict[str, Any]:
-    """What the driver of a one-node run holds: the job's node share, cpus, memory, GPUs."""
-    held = job.placement.nodes[0]
-    resources: dict[str, Any] = {
-        "entrypoint_num_cpus": held.cpus,
-        "entrypoint_resources": {f"{NODE_RESOURCE}{held.node}": NODE_SHARE},
-    }
-    if held.devices:
-        resources["entrypoint_num_gpus"] = len(held.devices)
-    if held.memory_mib:
-        resources["entrypoint_memory"] = held.memory_mib * 2**20
-    return resources
 
 
 def _short(e: BaseException) -> str:
