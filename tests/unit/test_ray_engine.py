@@ -131,3 +131,15 @@ def test_what_a_run_asks_of_ray(tmp_path: Path) -> None:
     assert run[0]["device_vars"] == ["CUDA_VISIBLE_DEVICES", "AIDC_VISIBLE_DEVICES"]
     # No server secrets: only the pass-through variables and the job's own.
     assert not {k for k in run[0]["env"] if "DATABASE" in k or "TOKEN" in k}
+
+
+def test_an_inventory_file_without_the_address_names_the_option(tmp_path: Path) -> None:
+    from aidc.bootstrap import build_engines
+    from aidc.inventory.toml_file import load_inventory
+    from aidc.settings import Settings
+
+    path = tmp_path / "inventory.toml"
+    path.write_text('[[pools]]\nname = "cloud"\nengine = "ray"\n\n[engines.ray]\n')
+    pools, nodes = load_inventory(path)
+    with pytest.raises(EngineConfigError, match=r"engines\.ray\.address: required"):
+        build_engines(Settings(home=tmp_path / "home", inventory=path), pools, nodes)
