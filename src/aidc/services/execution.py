@@ -82,13 +82,13 @@ def admit_many(
     now = center.clock()
     with center.db.transaction() as s:
         engines = pool_engines(s)
-        return [_admit(s, d, engines, now) for d in decisions]
+        rows = job_store.get_many(s, [d.job_id for d in decisions], lock=True)
+        return [_admit(s, rows.get(d.job_id), d, engines, now) for d in decisions]
 
 
 def _admit(
-    s: Session, d: Decision, engines: dict[str, str], now: float
+    s: Session, row: JobRow | None, d: Decision, engines: dict[str, str], now: float
 ) -> tuple[str, LaunchRequest] | None:
-    row = job_store.get(s, d.job_id, lock=True)
     if row is None or row.state != JobState.QUEUED:
         return None
     engine = engines[d.placement.pool]
@@ -133,8 +133,9 @@ def record_launched_many(
         return
     now = center.clock()
     with center.db.transaction() as s:
+        rows = job_store.get_many(s, [job_id for job_id, _ in launched], lock=True)
         for job_id, handle in launched:
-            row = _locked(s, job_id)
+            row = rows[job_id]
             row.handle = handle
             job_store.apply_transition(
                 s, row, JobState.RUNNING, at=now, reason=reason, actor=CONTROLLER
@@ -212,7 +213,8 @@ def record_statuses(center: Center, statuses: Sequence[tuple[str, EngineStatus]]
         return []
     now = center.clock()
     with center.db.transaction() as s:
-        done = [_record_status(s, job_id, status, now) for job_id, status in statuses]
+        rows = job_store.get_many(s, [job_id for job_id, _ in statuses], lock=True)
+        done = [_record_status(s, rows[job_id], status, now) for job_id, status in statuses]
     for (job_id, _), (target, lost) in zip(statuses, done, strict=True):
         if target is JobState.PREEMPTED:
             center.bus.publish(
@@ -224,7 +226,7 @@ def record_statuses(center: Center, statuses: Sequence[tuple[str, EngineStatus]]
 
 
 def _record_status(
-    s: Session, job_id: str, status: EngineStatus, now: float
+    s: Session, row: JobRow, status: EngineStatus, now: float
 ) -> tuple[JobState | None, float]:
     """The state the job moved to (None: it did not move) and the accelerator-seconds a
     preemption lost."""
@@ -239,7 +241,6 @@ def _record_status(
     if target is None:
         return None, 0.0
     lost = 0.0
-    row = _locked(s, job_id)
     state = JobState(row.state)
     if state.is_terminal:
         return None, 0.0
