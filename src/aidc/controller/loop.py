@@ -19,12 +19,23 @@ from collections.abc import Iterable
 
 from aidc.controller.engine_health import EngineHealth
 from aidc.core.job_states import JobState
-from aidc.engines.base import EngineStatus, EngineUnavailable, LaunchError, Outcome
-from aidc.scheduler import Explanation, Plan, Planner, Preemption, Snapshot
+from aidc.engines.base import (
+    EngineStatus,
+    EngineUnavailable,
+    Handle,
+    LaunchError,
+    LaunchRequest,
+    Outcome,
+    launch_all,
+)
+from aidc.scheduler import Decision, Explanation, Plan, Planner, Preemption, Snapshot
 from aidc.services import execution
 from aidc.services.center import Center
 
 log = logging.getLogger("aidc.controller")
+# Admissions per transaction: a whole pass's in few commits, without holding SQLite's one
+# write lock (which submissions wait for) for long.
+ADMIT_BATCH = 64
 
 
 class Controller:
@@ -168,6 +179,7 @@ class Controller:
         self._waits_cost_s = time.perf_counter() - started
 
     def _reconcile_running(self) -> None:
+        ended: list[tuple[str, EngineStatus]] = []
         for job in execution.active_jobs(self.center):
             if job.state is not JobState.RUNNING or job.handle is None:
                 continue
@@ -177,9 +189,7 @@ class Controller:
                 continue  # unreachable for now; LOST once it stays so for long
             if status.outcome is not Outcome.RUNNING:
                 # PREEMPTED included: record_status requeues the job (or cancels it).
-                execution.record_status(self.center, job.job_id, status)
-                self._cancel_sent.discard(job.job_id)
-                self._preempt_sent.discard(job.job_id)
+                ended.append((job.job_id, status))
             elif job.cancel_requested and job.job_id not in self._cancel_sent:
                 try:
                     engine.cancel(job.handle)
@@ -192,6 +202,11 @@ class Controller:
                 order = execution.pending_stop(self.center, job.job_id)
                 if order is not None:
                     self._send_stop(order)
+        # One transaction for every run that ended since the last pass.
+        execution.record_statuses(self.center, ended)
+        for job_id, _ in ended:
+            self._cancel_sent.discard(job_id)
+            self._preempt_sent.discard(job_id)
 
     def _schedule(self) -> None:
         snap = self._snapshot = execution.snapshot(self.center, self._snapshot)
@@ -201,37 +216,46 @@ class Controller:
         result = self.planner.plan(snap)
         self._record_waits(snap, result)
         self.preempt(result.preempt)
-        for decision in result.admit:
-            admitted = execution.admit(self.center, decision)
+        decisions = list(result.admit)
+        for start in range(0, len(decisions), ADMIT_BATCH):
+            self._launch(decisions[start : start + ADMIT_BATCH])
+
+    def _launch(self, decisions: list[Decision]) -> None:
+        """Admit a batch of decisions in one transaction, launch each outside any
+        transaction, and record the launches (and failures) in one more. A crash in
+        between leaves STARTING jobs, which ``recover`` finds again or marks LOST."""
+        launched: list[tuple[str, Handle]] = []
+        failed: list[tuple[str, EngineStatus]] = []
+        by_engine: dict[str, list[LaunchRequest]] = {}
+        for admitted in execution.admit_many(self.center, decisions):
             if admitted is None:
-                continue
+                continue  # it moved meanwhile (cancelled after the snapshot)
             engine_name, request = admitted
             down = self.health.unreachable(engine_name)
             if down is not None:
                 self._requeue_unlaunched(engine_name, request.job_id, down)
                 continue
-            try:
-                handle = self.center.engines[engine_name].launch(request)
-            except EngineUnavailable as e:
-                self.health.failed(engine_name, str(e))
-                self._requeue_unlaunched(engine_name, request.job_id, str(e))
-            except LaunchError as e:
-                execution.record_status(
-                    self.center, request.job_id, EngineStatus(Outcome.FAILED, reason=str(e))
-                )
-            except Exception as e:
-                log.exception("engine %s failed to launch %s", engine_name, request.job_id)
-                execution.record_status(
-                    self.center,
-                    request.job_id,
-                    EngineStatus(
-                        Outcome.FAILED, reason=f"engine {engine_name} could not launch: {e}"
-                    ),
-                )
-            else:
-                execution.record_launched(
-                    self.center, request.job_id, handle, reason="process started"
-                )
+            by_engine.setdefault(engine_name, []).append(request)
+        for engine_name, requests in by_engine.items():
+            engine = self.center.engines[engine_name]
+            for request, result in zip(requests, launch_all(engine, requests), strict=True):
+                if isinstance(result, EngineUnavailable):
+                    self.health.failed(engine_name, str(result))
+                    self._requeue_unlaunched(engine_name, request.job_id, str(result))
+                elif isinstance(result, LaunchError):
+                    failed.append(
+                        (request.job_id, EngineStatus(Outcome.FAILED, reason=str(result)))
+                    )
+                elif isinstance(result, Exception):
+                    log.error(
+                        "engine %s failed to launch %s: %r", engine_name, request.job_id, result
+                    )
+                    why = f"engine {engine_name} could not launch: {result}"
+                    failed.append((request.job_id, EngineStatus(Outcome.FAILED, reason=why)))
+                else:
+                    launched.append((request.job_id, result))
+        execution.record_launched_many(self.center, launched, reason="process started")
+        execution.record_statuses(self.center, failed)
 
     def _requeue_unlaunched(self, engine: str, job_id: str, message: str) -> None:
         reason = f"engine {engine} does not answer ({message}); back in the queue"
@@ -261,3 +285,10 @@ class Controller:
             log.exception("engine %s failed to preempt %s", order.engine, order.job_id)
             return
         self._preempt_sent.add(order.job_id)
+
+
+def _launch_failure(engine: str, job_id: str, e: Exception) -> EngineStatus:
+    if isinstance(e, LaunchError):  # the engine's own words, for the user
+        return EngineStatus(Outcome.FAILED, reason=str(e))
+    log.error("engine %s failed to launch %s: %r", engine, job_id, e)
+    return EngineStatus(Outcome.FAILED, reason=f"engine {engine} could not launch: {e}")
