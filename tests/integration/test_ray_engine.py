@@ -226,7 +226,8 @@ def test_head_gone_is_unavailable_then_lost(engine: RayEngine) -> None:
         with pytest.raises(EngineUnavailable):
             engine.inventory()
     finally:
-        ray_cluster.ensure()
+        # Back in the same folder on the same ports: the engine's address still works.
+        assert ray_cluster.ensure().address == engine.address
     time.sleep(0.6)
     status = engine.poll(h)
     assert status.outcome is Outcome.LOST and "no longer knows" in status.reason

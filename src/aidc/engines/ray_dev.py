@@ -84,6 +84,18 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
+def _bindable(port: int) -> bool:
+    """Nothing listens on ``port`` (TIME_WAIT leftovers of a killed cluster do not count:
+    Ray's servers bind with SO_REUSEADDR too)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
 def _host_ip() -> str:
     """The address Ray gives its nodes here (it rewrites 127.0.0.1 to it)."""
     with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -165,7 +177,11 @@ def up(
     # The ports of the cluster that ran here before (same address), else new ones, all at
     # once: ports asked for one by one may come back the same.
     before = load(root, "cluster.stopped.json")
-    if before is not None and len(before.ports) == 3 + 6 * nodes:
+    if (
+        before is not None
+        and len(before.ports) == 3 + 6 * nodes
+        and all(_bindable(p) for p in before.ports)
+    ):
         free = before.ports
     else:
         free = _free_ports(3 + 6 * nodes)
