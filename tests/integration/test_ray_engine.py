@@ -214,6 +214,23 @@ def test_a_node_that_is_gone_fails_the_launch(engine: RayEngine) -> None:
         engine.launch(request("nowhere", "true", ("ray-9",)))
 
 
+def test_a_run_ray_cannot_place_is_abandoned_and_failed(engine: RayEngine) -> None:
+    """More GPUs than the node has (aidc's own view would never do this): Ray keeps it
+    PENDING forever, so the engine gives up after place_timeout_s and the driver will never
+    start it late. Other jobs are not held up."""
+    impatient = RayEngine(
+        engine.address, engine.jobs_dir, grace_s=GRACE_S, token_file=engine.token_file,
+        place_timeout_s=2,
+    )  # fmt: skip
+    h = impatient.launch(request("too-big", "echo late", gpus=ray_cluster.GPUS + 1))
+    status = wait_done(impatient, h, timeout=20)
+    assert status.outcome is Outcome.FAILED and "could not place" in status.reason, status
+    assert impatient.poll(h).outcome is Outcome.FAILED
+    ok = impatient.launch(request("small-after", "echo fine", gpus=1))
+    assert wait_done(impatient, ok).outcome is Outcome.SUCCEEDED
+    impatient.close()
+
+
 def test_head_gone_is_unavailable_then_lost(engine: RayEngine) -> None:
     """Last: it stops the cluster (and brings it back for later tests)."""
     h = engine.launch(request("orphan", "echo up; sleep 60"))

@@ -89,6 +89,7 @@ class RayEngine:
         self._on_change: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
         self._client: Any = None
+        self._stopping: set[str] = set()
         self._jobs: tuple[float, dict[str, Any]] | None = None
         self._http = httpx.Client(timeout=10)
 
@@ -196,11 +197,7 @@ class RayEngine:
             )
         ray_status = str(getattr(info.status, "value", info.status))
         if ray_status == "PENDING" and self._abandon(handle, run_dir):
-            return EngineStatus(
-                Outcome.FAILED,
-                reason=f"Ray could not place job {sid} within {self.place_timeout_s:g}s "
-                "(a node gone, or resources taken by work aidc does not know of)",
-            )
+            return _read_exit(run_dir) or EngineStatus(Outcome.FAILED)
         if ray_status in ("PENDING", "RUNNING"):
             self._enforce_stop(handle, run_dir)
             return EngineStatus(Outcome.RUNNING, details={"ray_status": ray_status})
@@ -291,13 +288,33 @@ class RayEngine:
 
     def _abandon(self, handle: Handle, run_dir: Path) -> bool:
         """A run Ray has left PENDING past place_timeout_s: mark it so that its driver never
-        starts it late, and ask Ray to drop it."""
+        starts it late (Ray cannot always drop a PENDING job), record it failed, and ask
+        Ray to drop it."""
         if time.time() - (run_dir / "launch.json").stat().st_mtime < self.place_timeout_s:
             return False
         _write_json(run_dir / "stop.json", {"kind": "abandon", "at": time.time()})
-        with contextlib.suppress(RuntimeError, EngineUnavailable):
-            self._call(lambda c: c.stop_job(handle["submission_id"]))
+        reason = (
+            f"Ray could not place job {handle['submission_id']} within "
+            f"{self.place_timeout_s:g}s (a node gone, or resources taken by work aidc does "
+            "not know of)"
+        )
+        _write_json(run_dir / "exit.json", {"outcome": "failed", "reason": reason})
+        self._stop_job(handle["submission_id"])
         return True
+
+    def _stop_job(self, sid: str) -> None:
+        """Ray's stop_job, off the caller's thread: for a PENDING job it may not answer
+        before its timeout, and poll must not wait for it. Once per job."""
+        with self._lock:
+            if sid in self._stopping:
+                return
+            self._stopping.add(sid)
+
+        def stop() -> None:
+            with contextlib.suppress(RuntimeError, EngineUnavailable):
+                self._call(lambda c: c.stop_job(sid))
+
+        threading.Thread(target=stop, name=f"ray-stop-{sid}", daemon=True).start()
 
     def _enforce_stop(self, handle: Handle, run_dir: Path) -> None:
         """A driver that ignored a stop request past its grace: Ray's stop_job."""
@@ -306,8 +323,7 @@ class RayEngine:
             return
         grace = float(stop.get("grace_s", self.grace_s))  # type: ignore[arg-type]
         if time.time() > float(stop.get("at", 0)) + grace + STOP_MARGIN_S:  # type: ignore[arg-type]
-            with contextlib.suppress(RuntimeError):
-                self._call(lambda c: c.stop_job(handle["submission_id"]))
+            self._stop_job(handle["submission_id"])
 
 
 def _short(e: BaseException) -> str:

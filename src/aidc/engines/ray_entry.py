@@ -288,9 +288,6 @@ def run(run_dir: str, launch: dict[str, typing.Any], sigterm: list[bool]) -> dic
             return "failed", reason, min(cancel_grace, 2.0)
         return None
 
-    if _load_json(stop_path).get("kind") == "abandon":
-        # aidc gave up on it while Ray could not place it; never start it late.
-        return {"outcome": "failed", "reason": "abandoned: Ray placed it too late"}
     group: Direct | Spread = Direct(launch) if launch.get("direct") else Spread(launch)
     try:
         try:
@@ -346,6 +343,10 @@ def main(run_dir: str) -> int:
         sigterm[0] = True
 
     signal.signal(signal.SIGTERM, on_term)
+    if _load_json(os.path.join(run_dir, "stop.json")).get("kind") == "abandon":
+        # aidc gave up on this run (and recorded it) while Ray could not place it: never
+        # start it late.
+        return 1
     try:
         result = run(run_dir, launch, sigterm)
     except Exception as e:
