@@ -288,7 +288,12 @@ def scale_slurm(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--engines", default="local,slurm,ray")
+    ap.add_argument(
+        "--engines",
+        default="auto",
+        help="comma-separated of local,slurm,ray; auto: local, plus slurm where its tools "
+        "are installed and ray where it imports",
+    )
     ap.add_argument("--phases", default="latency,scale")
     ap.add_argument("--jobs", type=int, default=200, help="latency jobs per engine (200)")
     ap.add_argument("--trivial", type=int, default=2000)
@@ -297,9 +302,10 @@ def main() -> int:
     ap.add_argument("--scale-nodes", type=int, default=32)
     ap.add_argument("--scale-gpus", type=int, default=8)
     args = ap.parse_args()
-    engines, phases = args.engines.split(","), args.phases.split(",")
+    engines, phases = _engines(args.engines), args.phases.split(",")
     report: dict[str, Any] = {
         "benchmark": "engines",
+        "engines": engines,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model()},
         "latency": {},
@@ -323,6 +329,20 @@ def main() -> int:
     report["targets"] = targets(report)
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _engines(choice: str) -> list[str]:
+    if choice != "auto":
+        return choice.split(",")
+    import importlib.util
+    import shutil
+
+    found = ["local"]
+    if shutil.which("sbatch") and shutil.which("slurmctld"):
+        found.append("slurm")
+    if importlib.util.find_spec("ray") is not None:
+        found.append("ray")
+    return found
 
 
 def targets(r: dict[str, Any]) -> dict[str, Any]:
