@@ -1,0 +1,491 @@
+"""The Slurm engine: aidc decides where a job runs, Slurm runs it there.
+
+State tracking uses Slurm's command-line tools with JSON (``sbatch --parsable``,
+``squeue --json``, ``sacct --json``, ``sinfo --json``; ``scontrol`` has no JSON in 22.05)
+rather than slurmrestd: both work on 22.05, but the CLI needs no extra daemon, no JWT key and
+no user-mapping headers, and it is what every Slurm site already has on its login nodes.
+One ``squeue --json`` serves every poll for half a second, so a controller pass over 200
+jobs costs one call, not 200.
+
+Per job, in ``jobs_dir`` (option ``jobs_dir``, default ``<home>/slurm``; on a real cluster
+it MUST be on a filesystem shared by the aidc host and every compute node, since the
+in-job supervisor reads and writes there): ``<id>/job.log`` (every run's output in order,
+a run after the first starting with ``--- attempt N ---``, so log offsets stay valid across
+requeues), ``<id>/work/`` (default working directory), ``<id>/attempt-<N>/`` (the run's
+``launch.json``, ``batch.sh``, ``submitted.json``, ``exit.json``, and ``rank-<K>/`` per
+node), and ``checkpoints/<id>/`` (0700).
+
+A run is submitted as ``aidc-<id>-<attempt>`` exactly onto the scheduler's nodes
+(``--nodelist``), one task per node, with ``--gres=gpu:<type>:<count>``: aidc chooses the
+nodes and the count, Slurm chooses the device indices on each node, and the job sees
+Slurm's choice in CUDA_VISIBLE_DEVICES and AIDC_VISIBLE_DEVICES. The batch step runs
+``slurm_shim.py`` (standard library only), which enforces the time limit to the second
+(Slurm's own ``--time``, the limit plus the grace rounded up to minutes, is only a
+backstop: slurmctld checks limits every ~30 s), turns a stop request into SIGTERM, grace,
+SIGKILL without needing aidc alive, and runs multi-node jobs through ``srun`` with RANK,
+WORLD_SIZE, MASTER_ADDR and MASTER_PORT on every rank.
+
+Identity (option ``identity``): ``service`` (default) submits everything as the aidc
+service's own Unix user; ``organisation`` submits as ``users = { <organisation> = "<user>" }``
+with ``sbatch --uid/--gid``, which Slurm allows only to root or SlurmUser: the aidc service
+then runs as root on a submit host with munge auth (with slurmrestd it would need a JWT for
+SlurmUser plus X-SLURM-USER-NAME per request). Accounts: ``root > <organisation> >
+<project>`` via sacctmgr (see slurm_accounts.py), made at launch when missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import pwd
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from aidc.core.resources import Node, NodeState
+from aidc.engines.base import (
+    Capability,
+    EngineStatus,
+    EngineUnavailable,
+    Handle,
+    LaunchError,
+    LaunchRequest,
+    Outcome,
+)
+from aidc.engines.job_env import aidc_env
+from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json
+from aidc.engines.registry import EngineConfig
+from aidc.engines.slurm_accounts import SlurmAccounts
+from aidc.engines.slurm_cli import SlurmCli, SlurmError, exit_status, job_state
+
+HERE = Path(__file__).parent
+SHIMS = ("local_shim.py", "slurm_shim.py")
+ACTIVE = {
+    "PENDING",
+    "CONFIGURING",
+    "RUNNING",
+    "SUSPENDED",
+    "COMPLETING",
+    "REQUEUED",
+    "REQUEUE_FED",
+    "REQUEUE_HOLD",
+    "RESIZING",
+    "SIGNALING",
+    "STAGE_OUT",
+    "STOPPED",
+}
+# Ends where Slurm, not the job, decided: its state and reason go into the status.
+ABNORMAL = {"NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
+_GRES = re.compile(r"gpu:(?:([^:(,]+):)?(\d+)")
+# Slurm node states that mean "not usable now".
+_DOWN_STATES = {"down", "unknown", "future", "error", "fail", "failing"}
+_DOWN_FLAGS = {"NOT_RESPONDING", "POWERED_DOWN", "POWER_DOWN", "FAIL", "MAINTENANCE"}
+
+
+class SlurmEngine:
+    name = "slurm"
+    capabilities: frozenset[Capability] = frozenset({Capability.MULTI_NODE})
+
+    def __init__(
+        self,
+        home: Path,
+        pools: Iterable[str] = ("hpc",),
+        *,
+        grace_s: float = 10.0,
+        conf: str | None = None,
+        partitions: dict[str, str] | None = None,
+        jobs_dir: Path | None = None,
+        identity: str = "service",
+        users: dict[str, str] | None = None,
+        python: str = "python3",
+    ) -> None:
+        self.grace_s = grace_s
+        self.cli = SlurmCli(conf)
+        self.accounts = SlurmAccounts(self.cli)
+        # pool -> partition
+        self.partitions = {p: p for p in pools}
+        self.partitions.update(partitions or {})
+        self.jobs_dir = jobs_dir or home / "slurm"
+        self.checkpoints_dir = self.jobs_dir / "checkpoints"
+        self.identity = identity
+        self.users = dict(users or {})
+        self.python = python
+        self.service_user = pwd.getpwuid(os.getuid()).pw_name
+        self.shim_dir = self.jobs_dir / ".aidc"
+        self._install_shims()
+
+    # -- protocol -------------------------------------------------------------------------
+
+    def inventory(self) -> list[Node]:
+        pool_of = {part: pool for pool, part in self.partitions.items()}
+        nodes = []
+        for n in self.cli.nodes():
+            pool = next((pool_of[p] for p in n.get("partitions") or [] if p in pool_of), None)
+            if pool is None:
+                continue
+            m = _GRES.search(str(n.get("gres") or ""))
+            accel, count = ("cpu", 0)
+            if m and int(m.group(2)):
+                accel, count = (m.group(1) or "gpu"), int(m.group(2))
+            state, reason = _node_state(n)
+            nodes.append(
+                Node(
+                    name=str(n["name"]),
+                    pool=pool,
+                    cpus=int(n.get("cpus") or 0),
+                    memory_mib=int(n.get("real_memory") or 0),
+                    accelerator_type=accel,
+                    devices=tuple(range(count)),
+                    labels={"pool": pool, "partition": self.partitions[pool]},
+                    state=state,
+                    state_reason=reason,
+                )
+            )
+        return nodes
+
+    def set_listener(self, on_change: Callable[[], None]) -> None:
+        """No-op: the controller polls every tick, and one squeue serves all polls."""
+
+    def launch(self, job: LaunchRequest) -> Handle:
+        name = _job_name(job.job_id, job.attempt)
+        job_dir = self.jobs_dir / job.job_id
+        run_dir = job_dir / f"attempt-{job.attempt}"
+        if (run_dir / "submitted.json").exists() or self._find_active(name) is not None:
+            # Never start a run twice, whatever the caller believes.
+            raise LaunchError(f"job {job.job_id} attempt {job.attempt} was already submitted")
+        partition = self.partitions.get(job.placement.pool)
+        if partition is None:
+            raise LaunchError(f"pool {job.placement.pool!r} is not served by the slurm engine")
+        user = self._user_for(job.organisation)
+        try:
+            account = self.accounts.ensure(job.project, job.organisation, user)
+        except SlurmError as e:
+            raise LaunchError(f"cannot create the Slurm account for {job.project}: {e}") from None
+        work = job_dir / "work"
+        for d in (work, run_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        cwd = job.spec.workdir or str(work)
+        checkpoints = self._checkpoint_dir(job.job_id)
+        if job.spec.script is not None:
+            (run_dir / "script.sh").write_text(job.spec.script)
+            argv = ["/bin/bash", str(run_dir / "script.sh")]
+        else:
+            argv = list(job.spec.command or [])
+        log = job_dir / "job.log"
+        _start_log(log, job.attempt)
+        nodes = job.placement.nodes
+        n = len(nodes)
+        addresses = self._addresses([p.node for p in nodes]) if n > 1 else {}
+        launch: dict[str, object] = {
+            "argv": argv,
+            "cwd": cwd,
+            "env": dict(job.spec.env),
+            "nodes": {
+                p.node: aidc_env(
+                    job, p, job_dir=str(job_dir), cwd=cwd, checkpoints=str(checkpoints)
+                )
+                for p in nodes
+            },
+            "log": str(log),
+            "time_limit_s": job.time_limit_s,
+            "grace_s": self.grace_s,
+            "nnodes": n,
+            "accelerators": max(len(p.devices) for p in nodes),
+            "addresses": addresses,
+            "python": self.python,
+        }
+        _write_json(run_dir / "launch.json", launch)
+        batch = run_dir / "batch.sh"
+        shim = self.shim_dir / "slurm_shim.py"
+        batch.write_text(f"#!/bin/sh\nexec {self.python} -I -S '{shim}' batch '{run_dir}'\n")
+        for k in range(n):
+            (run_dir / f"rank-{k}").mkdir(exist_ok=True)
+        if user != self.service_user:
+            _chown_tree(user, [job_dir, checkpoints])
+        args = self._sbatch_args(job, name, partition, account, user, log, cwd)
+        try:
+            out = self.cli.run([*args, str(batch)])
+        except SlurmError as e:
+            raise LaunchError(f"Slurm refused the job: {e}") from None
+        self.cli.invalidate()
+        slurm_id = int(out.strip().split(";")[0])
+        handle: Handle = {
+            "slurm_job_id": slurm_id,
+            "name": name,
+            "dir": str(run_dir),
+            "log": str(log),
+            "nodes": n,
+        }
+        _write_json(run_dir / "submitted.json", handle)
+        return handle
+
+    def poll(self, handle: Handle) -> EngineStatus:
+        run_dir = Path(handle["dir"])
+        slurm_id = int(handle["slurm_job_id"])
+        try:
+            job = self.cli.jobs().get(slurm_id)
+            if job is None:
+                self.cli.invalidate()  # the snapshot may predate the submission
+                job = self.cli.jobs().get(slurm_id)
+            if job is None:
+                job = self.cli.accounted([slurm_id]).get(slurm_id)
+        except EngineUnavailable:
+            # A run that recorded its end needs no controller to say how it ended.
+            ended = _read_exit(run_dir)
+            if ended is not None:
+                return ended
+            raise
+        ended = _read_exit(run_dir)
+        if job is None:
+            return ended or EngineStatus(
+                Outcome.LOST,
+                reason=f"Slurm no longer knows job {slurm_id} ({handle.get('name')}): "
+                "not in squeue nor in sacct",
+            )
+        state, reason = job_state(job)
+        details = {"slurm_job_id": slurm_id, "slurm_state": state}
+        if state in ACTIVE and not (state == "COMPLETING" and ended is not None):
+            why = f"Slurm {state}" + (f" ({reason})" if reason and reason != "None" else "")
+            return EngineStatus(Outcome.RUNNING, reason=why, details=details)
+        return self._finished(handle, state, reason, job, ended, details)
+
+    def recover(self, job_id: str, attempt: int | None = None) -> Handle | None:
+        if attempt is None:
+            attempt = self._latest_attempt(job_id)
+            if attempt is None:
+                return None
+        name = _job_name(job_id, attempt)
+        run_dir = self.jobs_dir / job_id / f"attempt-{attempt}"
+        saved = _load_json(run_dir / "submitted.json")
+        if saved and saved.get("name") == name:
+            return dict(saved)
+        job = self._find_active(name)
+        if job is None:
+            found = self.cli.accounted_by_name(name)
+            job = found[-1] if found else None
+        if job is None:
+            return None
+        handle: Handle = {
+            "slurm_job_id": int(job["job_id"]),
+            "name": name,
+            "dir": str(run_dir),
+            "log": str(self.jobs_dir / job_id / "job.log"),
+            "nodes": int(str((_load_json(run_dir / "launch.json") or {}).get("nnodes", 1))),
+        }
+        if run_dir.is_dir():
+            _write_json(run_dir / "submitted.json", handle)
+        return handle
+
+    def cancel(self, handle: Handle) -> None:
+        self._stop(handle, {"kind": "cancel", "grace_s": self.grace_s, "at": time.time()})
+
+    def preempt(self, handle: Handle, grace_s: float, reason: str = "") -> None:
+        stop = {"kind": "preempt", "grace_s": grace_s, "reason": reason, "at": time.time()}
+        self._stop(handle, stop)
+
+    def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
+        try:
+            with open(handle["log"], "rb") as f:
+                f.seek(offset)
+                return f.read(limit)
+        except FileNotFoundError:
+            return b""
+
+    def close(self) -> None:
+        self.cli.invalidate()
+
+    # -- beyond the protocol --------------------------------------------------------------
+
+    def sync_accounts(self, projects: Iterable[tuple[str, str, float]]) -> None:
+        """Slurm accounts for every (project, organisation, shares): a full sync."""
+        by_user: dict[str, list[tuple[str, str, float]]] = {}
+        for project, organisation, shares in projects:
+            user = self._user_for(organisation)
+            by_user.setdefault(user, []).append((project, organisation, shares))
+        for user, items in by_user.items():
+            self.accounts.sync(items, user)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _finished(
+        self,
+        handle: Handle,
+        state: str,
+        reason: str,
+        job: dict[str, Any],
+        ended: EngineStatus | None,
+        details: dict[str, Any],
+    ) -> EngineStatus:
+        slurm = f"Slurm {state}" + (f": {reason}" if reason and reason != "None" else "")
+        if ended is not None:
+            if state in ABNORMAL:
+                return EngineStatus(
+                    Outcome.FAILED, ended.exit_code, f"{slurm}; {ended.reason}", details
+                )
+            return EngineStatus(
+                ended.outcome, ended.exit_code, ended.reason, {**details, **ended.details}
+            )
+        stop = _load_json(Path(handle["dir"]) / "rank-0" / "stop.json")
+        code, signame = exit_status(job)
+        if stop:
+            if stop.get("kind") == "preempt":
+                why = str(stop.get("reason") or "preempted to make room for another job")
+                return EngineStatus(Outcome.PREEMPTED, code, why, details)
+            return EngineStatus(Outcome.CANCELLED, code, "cancelled", details)
+        if state == "COMPLETED":
+            return EngineStatus(Outcome.SUCCEEDED, 0, "exit code 0", details)
+        if state == "TIMEOUT":
+            return EngineStatus(Outcome.TIMEOUT, code, f"timeout: {slurm} time limit", details)
+        if state == "CANCELLED":
+            return EngineStatus(Outcome.CANCELLED, code, f"cancelled in Slurm ({slurm})", details)
+        if state == "PREEMPTED":
+            return EngineStatus(Outcome.PREEMPTED, code, f"preempted by Slurm ({slurm})", details)
+        how = f"killed by signal {signame}" if signame else f"exit code {code}"
+        return EngineStatus(Outcome.FAILED, code, f"{slurm} ({how})", details)
+
+    def _stop(self, handle: Handle, stop: dict[str, object]) -> None:
+        """Write the stop request into every rank's folder, then SIGTERM the whole job;
+        the in-job supervisors enforce the grace (SIGKILL) without aidc."""
+        run_dir = Path(handle["dir"])
+        if (run_dir / "exit.json").exists():
+            return  # it ended already; poll reports how
+        for k in range(int(handle.get("nodes") or 1)):
+            rank_dir = run_dir / f"rank-{k}"
+            rank_dir.mkdir(parents=True, exist_ok=True)
+            _write_json(rank_dir / "stop.json", stop)
+        slurm_id = str(handle["slurm_job_id"])
+        job = self.cli.jobs().get(int(slurm_id))
+        state = job_state(job)[0] if job else ""
+        with contextlib.suppress(SlurmError):
+            if state in ("PENDING", "CONFIGURING", "REQUEUED", "SUSPENDED"):
+                self.cli.run(["scancel", slurm_id])
+            elif state in ACTIVE:
+                self.cli.run(["scancel", "--signal=TERM", "--full", slurm_id])
+        self.cli.invalidate()
+
+    def _sbatch_args(
+        self,
+        job: LaunchRequest,
+        name: str,
+        partition: str,
+        account: str,
+        user: str,
+        log: Path,
+        cwd: str,
+    ) -> list[str]:
+        nodes = job.placement.nodes
+        first = nodes[0]
+        minutes = math.ceil((job.time_limit_s + self.grace_s) / 60) + 1
+        args = [
+            "sbatch",
+            "--parsable",
+            f"--job-name={name}",
+            f"--nodelist={','.join(p.node for p in nodes)}",
+            f"--nodes={len(nodes)}",
+            "--ntasks-per-node=1",
+            f"--cpus-per-task={max(p.cpus for p in nodes)}",
+            f"--mem={max(p.memory_mib for p in nodes)}M",
+            f"--time={minutes}",
+            f"--account={account}",
+            f"--partition={partition}",
+            f"--output={log}",
+            "--open-mode=append",
+            f"--chdir={cwd}",
+            # aidc requeues (as a new attempt); Slurm must not rerun a run by itself.
+            "--no-requeue",
+            "--export=ALL",  # that is: the clean environment SlurmCli runs sbatch with
+        ]
+        count = len(first.devices)
+        if count:
+            args.append(f"--gres=gpu:{first.accelerator_type}:{count}")
+        if user != self.service_user:
+            pw = pwd.getpwnam(user)
+            args += [f"--uid={pw.pw_uid}", f"--gid={pw.pw_gid}"]
+        return args
+
+    def _find_active(self, name: str) -> dict[str, Any] | None:
+        self.cli.invalidate()
+        return next((j for j in self.cli.jobs().values() if j.get("name") == name), None)
+
+    def _latest_attempt(self, job_id: str) -> int | None:
+        runs = [p.name.removeprefix("attempt-") for p in (self.jobs_dir / job_id).glob("attempt-*")]
+        attempts = [int(r) for r in runs if r.isdigit()]
+        pattern = re.compile(rf"aidc-{re.escape(job_id)}-(\d+)\Z")
+        for j in self.cli.jobs().values():
+            m = pattern.match(str(j.get("name", "")))
+            if m:
+                attempts.append(int(m.group(1)))
+        return max(attempts) if attempts else None
+
+    def _addresses(self, names: list[str]) -> dict[str, str]:
+        """NodeAddr of each node (what MASTER_ADDR must be), from sinfo."""
+        wanted = set(names)
+        return {
+            str(n["name"]): str(n.get("address") or n["name"])
+            for n in self.cli.nodes()
+            if n.get("name") in wanted
+        }
+
+    def _user_for(self, organisation: str) -> str:
+        if self.identity != "organisation":
+            return self.service_user
+        user = self.users.get(organisation)
+        if user is None:
+            raise LaunchError(
+                f"engines.slurm.users has no Unix user for organisation {organisation!r}"
+            )
+        return user
+
+    def _checkpoint_dir(self, job_id: str) -> Path:
+        path = self.checkpoints_dir / job_id
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.checkpoints_dir, 0o700 if self.identity == "service" else 0o711)
+        os.chmod(path, 0o700)
+        return path
+
+    def _install_shims(self) -> None:
+        """Copy the supervisors to the shared jobs folder (compute nodes run them there)."""
+        self.shim_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.shim_dir, 0o755)
+        for name in SHIMS:
+            src, dst = HERE / name, self.shim_dir / name
+            if not dst.exists() or dst.read_bytes() != src.read_bytes():
+                tmp = dst.with_suffix(".tmp")
+                shutil.copyfile(src, tmp)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, dst)
+
+
+def _job_name(job_id: str, attempt: int) -> str:
+    return f"aidc-{job_id}-{attempt}"
+
+
+def _node_state(n: dict[str, Any]) -> tuple[NodeState, str]:
+    state = str(n.get("state") or "").lower()
+    flags = {str(f).upper() for f in n.get("state_flags") or []}
+    reason = str(n.get("reason") or "")
+    if state in _DOWN_STATES or flags & _DOWN_FLAGS:
+        why = reason or f"Slurm state {state}{'+' + '+'.join(sorted(flags)) if flags else ''}"
+        return NodeState.DOWN, why
+    if "DRAIN" in flags or state in ("drained", "draining"):
+        return NodeState.DRAINED, reason or "drained in Slurm"
+    return NodeState.UP, ""
+
+
+def _chown_tree(user: str, paths: list[Path]) -> None:
+    pw = pwd.getpwnam(user)
+    for top in paths:
+        for root, dirs, files in os.walk(top):
+            for name in [root, *(os.path.join(root, x) for x in dirs + files)]:
+                os.chown(name, pw.pw_uid, pw.pw_gid)
+
+
+def from_config(config: EngineConfig) -> SlurmEngine:
+    from aidc.engines.slurm_config import parse_options
+
+    opts = parse_options(config)
+    return SlurmEngine(config.home, [p.name for p in config.pools], grace_s=config.grace_s, **opts)
