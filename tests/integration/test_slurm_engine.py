@@ -205,7 +205,11 @@ def test_recover_by_name_and_logs_across_attempts(engine: SlurmEngine, tmp_path:
 
 
 def test_two_node_job_gets_rank_env(engine: SlurmEngine) -> None:
-    cmd = ["sh", "-c", "echo rank=$RANK/$WORLD_SIZE node=$AIDC_NODE master=$MASTER_ADDR:$MASTER_PORT"]
+    cmd = [
+        "sh",
+        "-c",
+        "echo rank=$RANK/$WORLD_SIZE node=$AIDC_NODE master=$MASTER_ADDR:$MASTER_PORT",
+    ]
     h = engine.launch(request("mn", ("n3", "n4"), gpus=1, command=cmd))
     assert wait_state(engine, h).outcome is Outcome.SUCCEEDED
     lines = sorted(line for line in log_of(engine, h).splitlines() if line.startswith("rank="))
