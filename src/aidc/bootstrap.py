@@ -119,7 +119,12 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
     sync_inventory(center, pools, reported, keep={p.name for p in pools if p.engine in silent})
     if policy_file is not None and policy_text is not None:
         policy.install(center, policy_text, by=f"aidc server --policy {policy_file.name}")
-    controller = Controller(center, tick_s=settings.tick_s)
+    controller = Controller(
+        center,
+        tick_s=settings.tick_s,
+        engine_lost_after_s=settings.engine_lost_after_s,
+        inventory_every_s=settings.inventory_every_s,
+    )
     for topic in WAKE_TOPICS:
         center.bus.subscribe(topic, lambda _t, _p: controller.wake())
     listener = WakeupListener(address, controller.wake)

@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     )
     cancel_grace_s: float = Field(default=10.0, gt=0, le=3600)
     tick_s: float = Field(default=0.5, gt=0, le=60)
+    engine_lost_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long an engine may not answer before its jobs are recorded LOST.",
+    )
+    inventory_every_s: float = Field(
+        default=30.0, gt=0, description="How often engines' node inventories are re-read."
+    )
     api_threads: int | None = Field(
         default=None,
         ge=1,

@@ -224,3 +224,51 @@ def test_a_stop_right_after_launch_is_not_lost(engine: LocalEngine, how: str) ->
     status = wait_done(engine, h)
     assert status.outcome is (Outcome.PREEMPTED if how == "preempt" else Outcome.CANCELLED)
     assert status.exit_code == -signal.SIGTERM
+
+
+def two_node_request(job_id: str, **spec: object) -> LaunchRequest:
+    fields = {"project": "p1", "nodes": 2, **spec}
+    nodes = tuple(NodePlacement(f"node-{i}", 1, 1024, "a100", (0,)) for i in (1, 2))
+    return LaunchRequest(
+        job_id, "p1", JobSpec.model_validate(fields), Placement("local", nodes), 60.0
+    )
+
+
+@pytest.fixture
+def two_nodes(tmp_path: Path) -> LocalEngine:
+    return LocalEngine(tmp_path / "home", [local_node("node-1"), local_node("node-2")], 1.0)
+
+
+def test_a_multi_node_job_runs_one_rank_per_node_with_torchrun_env(
+    two_nodes: LocalEngine,
+) -> None:
+    script = 'echo "rank=$RANK world=$WORLD_SIZE local=$LOCAL_RANK node=$AIDC_NODE '
+    script += 'master=$MASTER_ADDR:$MASTER_PORT"\n'
+    h = two_nodes.launch(two_node_request("m1", script=script))
+    assert wait_done(two_nodes, h).outcome is Outcome.SUCCEEDED
+    lines = sorted(two_nodes.read_log(h, 0, 1 << 16).decode().splitlines())
+    assert [line.split()[:4] for line in lines] == [
+        ["rank=0", "world=2", "local=0", "node=node-1"],
+        ["rank=1", "world=2", "local=0", "node=node-2"],
+    ]
+    masters = {line.split()[4] for line in lines}
+    assert len(masters) == 1 and masters.pop().startswith("master=127.0.0.1:")
+
+
+def test_the_first_failing_rank_ends_every_rank(two_nodes: LocalEngine) -> None:
+    script = '[ "$RANK" = 1 ] && exit 3\nsleep 60\n'
+    started = time.monotonic()
+    h = two_nodes.launch(two_node_request("m2", script=script))
+    status = wait_done(two_nodes, h, timeout=20)
+    assert (status.outcome, status.exit_code) == (Outcome.FAILED, 3)
+    assert status.reason == "rank 1: exit code 3"
+    assert time.monotonic() - started < 15, "rank 0 was left to sleep"
+
+
+def test_a_placement_on_a_node_this_host_does_not_have_is_refused(
+    two_nodes: LocalEngine,
+) -> None:
+    job = request("m3")
+    bad = Placement("local", (NodePlacement("elsewhere", 1, 1024, "a100", ()),))
+    with pytest.raises(LaunchError, match="elsewhere is not a node of this host"):
+        two_nodes.launch(LaunchRequest("m3", "p1", job.spec, bad, 60.0))

@@ -82,6 +82,7 @@ def server(
 
     from aidc import bootstrap
     from aidc.api.app import create_app
+    from aidc.engines.registry import EngineConfigError
     from aidc.inventory.toml_file import InventoryError
 
     logging.basicConfig(
@@ -92,7 +93,7 @@ def server(
     role = bootstrap.Role.ALL if settings.workers == 1 else bootstrap.Role.CONTROLLER
     try:
         running = bootstrap.start(settings, role)
-    except InventoryError as e:
+    except (InventoryError, EngineConfigError) as e:
         fail(f"--inventory: {e}")
     try:
         if settings.demo:

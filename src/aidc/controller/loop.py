@@ -17,8 +17,9 @@ import threading
 import time
 from collections.abc import Iterable
 
+from aidc.controller.engine_health import EngineHealth
 from aidc.core.job_states import JobState
-from aidc.engines.base import EngineStatus, LaunchError, Outcome
+from aidc.engines.base import EngineStatus, EngineUnavailable, LaunchError, Outcome
 from aidc.scheduler import Explanation, Plan, Planner, Preemption, Snapshot
 from aidc.services import execution
 from aidc.services.center import Center
@@ -27,8 +28,19 @@ log = logging.getLogger("aidc.controller")
 
 
 class Controller:
-    def __init__(self, center: Center, tick_s: float = 0.5, min_gap_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        center: Center,
+        tick_s: float = 0.5,
+        min_gap_s: float = 0.05,
+        *,
+        engine_lost_after_s: float = 120.0,
+        inventory_every_s: float = 30.0,
+    ) -> None:
         self.center = center
+        self.health = EngineHealth(center, engine_lost_after_s, inventory_every_s)
+        # STARTING jobs whose engine could not be asked at start (see recover).
+        self._recover_later: set[str] = set()
         self.tick_s = tick_s
         self.min_gap_s = min_gap_s
         self._wake = threading.Event()
@@ -75,9 +87,13 @@ class Controller:
             # Coalesce bursts (many submissions at once) into one pass.
             self._stop.wait(self.min_gap_s)
 
-    def recover(self) -> None:
-        """After a (re)start: re-adopt what still runs, record what ended, never relaunch."""
+    def recover(self, only: set[str] | None = None) -> None:
+        """After a (re)start: re-adopt what still runs, record what ended, never relaunch.
+        A job whose engine cannot be asked now is asked again on later passes."""
         for job in execution.active_jobs(self.center):
+            if only is not None and job.job_id not in only:
+                continue
+            self._recover_later.discard(job.job_id)
             engine = self.center.engines.get(job.engine or "")
             if engine is None:
                 execution.record_status(
@@ -89,7 +105,12 @@ class Controller:
                 )
                 continue
             if job.state is JobState.STARTING:
-                handle = engine.recover(job.job_id, job.attempt)
+                try:
+                    handle = engine.recover(job.job_id, job.attempt)
+                except EngineUnavailable as e:
+                    self.health.failed(job.engine or "", str(e))
+                    self._recover_later.add(job.job_id)
+                    continue
                 if handle is None:
                     execution.record_status(
                         self.center,
@@ -105,7 +126,9 @@ class Controller:
                 )
                 continue
             assert job.handle is not None
-            status = engine.poll(job.handle)
+            status = self.health.poll(job.engine or "", engine, job.handle)
+            if status is None:
+                continue  # the engine does not answer: _reconcile_running asks again
             if status.outcome is Outcome.RUNNING:
                 execution.note(
                     self.center,
@@ -116,6 +139,9 @@ class Controller:
                 execution.record_status(self.center, job.job_id, status)
 
     def tick(self) -> None:
+        self.health.refresh_inventory()
+        if self._recover_later:
+            self.recover(set(self._recover_later))
         self._reconcile_running()
         self._schedule()
 
@@ -146,14 +172,20 @@ class Controller:
             if job.state is not JobState.RUNNING or job.handle is None:
                 continue
             engine = self.center.engines[job.engine or ""]
-            status = engine.poll(job.handle)
+            status = self.health.poll(job.engine or "", engine, job.handle)
+            if status is None:
+                continue  # unreachable for now; LOST once it stays so for long
             if status.outcome is not Outcome.RUNNING:
                 # PREEMPTED included: record_status requeues the job (or cancels it).
                 execution.record_status(self.center, job.job_id, status)
                 self._cancel_sent.discard(job.job_id)
                 self._preempt_sent.discard(job.job_id)
             elif job.cancel_requested and job.job_id not in self._cancel_sent:
-                engine.cancel(job.handle)
+                try:
+                    engine.cancel(job.handle)
+                except EngineUnavailable as e:
+                    self.health.failed(job.engine or "", str(e))
+                    continue  # not sent: asked again next pass
                 self._cancel_sent.add(job.job_id)
             elif job.preempt_requested and job.job_id not in self._preempt_sent:
                 # Recorded but not (known to be) sent: after a restart or a failed call.
@@ -174,8 +206,15 @@ class Controller:
             if admitted is None:
                 continue
             engine_name, request = admitted
+            down = self.health.unreachable(engine_name)
+            if down is not None:
+                self._requeue_unlaunched(engine_name, request.job_id, down)
+                continue
             try:
                 handle = self.center.engines[engine_name].launch(request)
+            except EngineUnavailable as e:
+                self.health.failed(engine_name, str(e))
+                self._requeue_unlaunched(engine_name, request.job_id, str(e))
             except LaunchError as e:
                 execution.record_status(
                     self.center, request.job_id, EngineStatus(Outcome.FAILED, reason=str(e))
@@ -193,6 +232,10 @@ class Controller:
                 execution.record_launched(
                     self.center, request.job_id, handle, reason="process started"
                 )
+
+    def _requeue_unlaunched(self, engine: str, job_id: str, message: str) -> None:
+        reason = f"engine {engine} does not answer ({message}); back in the queue"
+        execution.requeue_unlaunched(self.center, job_id, reason)
 
     # -- preemption (the scheduling pass calls this with its plan's decisions) -------------
 

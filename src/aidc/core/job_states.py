@@ -4,7 +4,8 @@
     RUNNING -> PREEMPTED -> QUEUED
 
 A job can also be cancelled before it runs (QUEUED, ADMITTED, STARTING, PREEMPTED), fail or
-be lost while starting, and go back from ADMITTED to QUEUED when its placement is withdrawn.
+be lost while starting, and go back from ADMITTED to QUEUED when its placement is withdrawn,
+or from STARTING to QUEUED when its engine could not be reached to launch it.
 SUCCEEDED, FAILED, CANCELLED and LOST are terminal: a finished job never changes again.
 """
 
@@ -41,7 +42,7 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.ADMITTED, JobState.CANCELLED}),
     JobState.ADMITTED: frozenset({JobState.STARTING, JobState.QUEUED, JobState.CANCELLED}),
     JobState.STARTING: frozenset(
-        {JobState.RUNNING, JobState.FAILED, JobState.CANCELLED, JobState.LOST}
+        {JobState.RUNNING, JobState.FAILED, JobState.CANCELLED, JobState.LOST, JobState.QUEUED}
     ),
     JobState.RUNNING: frozenset(
         {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.LOST, JobState.PREEMPTED}

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -35,7 +36,7 @@ from aidc.engines.base import (
     LaunchRequest,
     Outcome,
 )
-from aidc.engines.job_env import aidc_env, device_env
+from aidc.engines.job_env import aidc_env, device_env, rank_env
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
 SHIM = Path(__file__).with_name("local_shim.py")
@@ -48,7 +49,7 @@ RECOVER_WAIT_S = 2.0
 
 class LocalEngine:
     name = "local"
-    capabilities: frozenset[Capability] = frozenset()
+    capabilities: frozenset[Capability] = frozenset({Capability.MULTI_NODE})
 
     def __init__(self, home: Path, nodes: list[Node], grace_s: float = 10.0) -> None:
         self.jobs_dir = home / "jobs"
@@ -69,8 +70,9 @@ class LocalEngine:
         self._on_change = on_change
 
     def launch(self, job: LaunchRequest) -> Handle:
-        if len(job.placement.nodes) != 1:
-            raise LaunchError("the local engine runs single-node jobs only; ask for nodes=1")
+        unknown = {n.node for n in job.placement.nodes} - {n.name for n in self._nodes}
+        if unknown:
+            raise LaunchError(f"node {sorted(unknown)[0]} is not a node of this host")
         job_dir = self.jobs_dir / job.job_id
         run_dir = self._run_dir(job.job_id, job.attempt)
         if (run_dir / "launch.json").exists():
@@ -93,10 +95,12 @@ class LocalEngine:
             argv = list(job.spec.command or [])
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
+        envs = self._rank_envs(job, job_dir, cwd, checkpoints)
         launch = {
             "argv": argv,
             "cwd": cwd,
-            "env": self._job_env(job, job_dir, cwd, checkpoints),
+            "env": envs[0],
+            "rank_envs": envs,
             "log": str(log),
             "time_limit_s": job.time_limit_s,
             "grace_s": self.grace_s,
@@ -233,15 +237,43 @@ class LocalEngine:
         except psutil.NoSuchProcess:
             return False
 
-    def _job_env(
+    def _rank_envs(
         self, job: LaunchRequest, job_dir: Path, cwd: str, checkpoints: Path
-    ) -> dict[str, str]:
-        env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
-        env.update(job.spec.env)
-        held = job.placement.nodes[0]
-        env.update(device_env(held))
-        env.update(aidc_env(job, held, job_dir=str(job_dir), cwd=cwd, checkpoints=str(checkpoints)))
-        return env
+    ) -> list[dict[str, str]]:
+        """One environment per placed node. The nodes of a multi-node job are virtual
+        nodes of this host: each rank is a process here, with the env it would have on a
+        cluster (one rank per node, so LOCAL_RANK 0) and rank 0 on 127.0.0.1."""
+        base = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+        base.update(job.spec.env)
+        world = len(job.placement.nodes)
+        port = _free_port() if world > 1 else 0
+        envs = []
+        for rank, held in enumerate(job.placement.nodes):
+            env = dict(base)
+            env.update(device_env(held))
+            env.update(
+                aidc_env(job, held, job_dir=str(job_dir), cwd=cwd, checkpoints=str(checkpoints))
+            )
+            if world > 1:
+                env.update(
+                    rank_env(
+                        rank=rank,
+                        world_size=world,
+                        local_rank=0,
+                        master_addr="127.0.0.1",
+                        master_port=port,
+                    )
+                )
+            envs.append(env)
+        return envs
+
+
+def _free_port() -> int:
+    """A TCP port free on loopback now, for rank 0 to listen on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _create_time(pid: int) -> float:

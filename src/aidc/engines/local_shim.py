@@ -1,7 +1,9 @@
 """Supervisor of one run of a local job; run as ``python -I -S local_shim.py RUN_DIR``.
 
 Standard library only (it starts in ~20 ms). It lives in its own session so that it outlives
-a crashed server, starts the job as the leader of a new process group, enforces the time
+a crashed server, starts the job as the leader of a new process group (a multi-node job:
+one process group per rank, each with its own environment; the first rank to fail ends
+them all, as torchrun does), enforces the time
 limit, turns a SIGTERM from the server into "stop the whole group: SIGTERM, grace, SIGKILL",
 reaps orphans (it is a child subreaper), and writes ``exit.json`` atomically last, so a
 restarted server can always tell how the job ended.
@@ -68,12 +70,12 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _reap(child: "subprocess.Popen[bytes]") -> None:
-    """Reap exited orphans (this process is their subreaper). The job's own process goes
-    first, through Popen, which keeps its exit status: waitpid(-1) would take it, and
+def _reap(children: "list[subprocess.Popen[bytes]]") -> None:
+    """Reap exited orphans (this process is their subreaper). The job's own processes go
+    first, through Popen, which keeps their exit status: waitpid(-1) would take them, and
     Popen would then report exit code 0."""
-    if child.poll() is None:
-        return  # the group is alive anyway while the job's own process runs
+    if any(c.poll() is None for c in children):
+        return  # the groups are alive anyway while a job's own process runs
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -83,29 +85,48 @@ def _reap(child: "subprocess.Popen[bytes]") -> None:
             return
 
 
-def _stop_group(child: "subprocess.Popen[bytes]", grace: float, log: typing.BinaryIO) -> bool:
-    """SIGTERM the job's process group, wait up to ``grace`` for it to empty, then SIGKILL
-    what is left. Returns whether SIGKILL was needed."""
-    pgid = child.pid
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
+def _signal_groups(children: "list[subprocess.Popen[bytes]]", sig: int) -> None:
+    for c in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(c.pid, sig)
+
+
+def _any_group_alive(children: "list[subprocess.Popen[bytes]]") -> bool:
+    return any(_group_alive(c.pid) for c in children)
+
+
+def _stop_groups(
+    children: "list[subprocess.Popen[bytes]]", grace: float, log: typing.BinaryIO
+) -> bool:
+    """SIGTERM the job's process groups, wait up to ``grace`` for them to empty, then
+    SIGKILL what is left. Returns whether SIGKILL was needed."""
+    _signal_groups(children, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        _reap(child)
-        if not _group_alive(pgid):
+        _reap(children)
+        if not _any_group_alive(children):
             return False
         time.sleep(0.02)
     _say(log, f"processes still running {grace:g}s after SIGTERM; sending SIGKILL")
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    while _group_alive(pgid):
-        _reap(child)
+    _signal_groups(children, signal.SIGKILL)
+    while _any_group_alive(children):
+        _reap(children)
         time.sleep(0.01)
     return True
+
+
+def _wait_ranks(children: "list[subprocess.Popen[bytes]]") -> int | None:
+    """Wait until every rank ended, or one failed; the failed rank's index, else None."""
+    if len(children) == 1:
+        children[0].wait()
+        return 0 if children[0].returncode else None
+    while True:
+        for rank, c in enumerate(children):
+            if c.poll() is not None and c.returncode != 0:
+                return rank
+        if all(c.returncode is not None for c in children):
+            return None
+        time.sleep(0.02)
 
 
 def main(run_dir: str) -> None:
@@ -149,18 +170,25 @@ def main(run_dir: str) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGALRM, on_alarm)
+    # One environment per rank; launches written before multi-node jobs have one "env".
+    envs = launch.get("rank_envs") or [launch["env"]]
+    children: list[subprocess.Popen[bytes]] = []
     try:
-        child = subprocess.Popen(
-            launch["argv"],
-            cwd=launch["cwd"],
-            env=launch["env"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        for env in envs:
+            children.append(
+                subprocess.Popen(
+                    launch["argv"],
+                    cwd=launch["cwd"],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
     except OSError as e:
         _say(log, f"cannot start {launch['argv'][0]!r}: {e.strerror}")
+        _stop_groups(children, 0.0, log)
         _write_json(
             exit_path,
             {
@@ -171,23 +199,24 @@ def main(run_dir: str) -> None:
         )
         return
     stopped: Stop | None = None
+    failed: int | None = None
     try:
         started[0] = True
         _write_json(
             os.path.join(run_dir, "shim.json"),
-            {"pid": os.getpid(), "pgid": child.pid, "started_at": time.time()},
+            {"pid": os.getpid(), "pgid": children[0].pid, "started_at": time.time()},
         )
         if deferred:
             raise deferred[0]
         if os.path.exists(stop_path):  # requested before shim.json existed (see above)
             on_term(signal.SIGTERM, None)
         signal.setitimer(signal.ITIMER_REAL, float(launch["time_limit_s"]))
-        child.wait()
+        failed = _wait_ranks(children)
         armed[0] = False  # a signal before this line is still caught below
     except Stop as stop:
         armed[0] = False
         # A job that had already ended by itself keeps its own outcome.
-        stopped = stop if child.returncode is None else None
+        stopped = stop if any(c.returncode is None for c in children) else None
     signal.setitimer(signal.ITIMER_REAL, 0)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, signal.SIG_IGN)
@@ -195,8 +224,8 @@ def main(run_dir: str) -> None:
     if stopped is not None:
         _say(log, f"{stopped.reason}; stopping the job (grace {stopped.grace:g}s)")
         t0 = time.monotonic()
-        killed = _stop_group(child, stopped.grace, log)
-        rc = child.wait()
+        killed = _stop_groups(children, stopped.grace, log)
+        rc = max((c.wait() for c in children), key=abs)
         stop_s = round(time.monotonic() - t0, 3)
         reason = stopped.reason
         if stopped.outcome == "preempted":
@@ -204,18 +233,26 @@ def main(run_dir: str) -> None:
             reason = f"{reason} ({how}; stopped in {stop_s:.1f}s)"
         result = {"outcome": stopped.outcome, "reason": reason, "stop_s": stop_s, "killed": killed}
     else:
-        rc = child.wait()
-        # Like Slurm at job end: whatever the job left running in its group is stopped too.
-        if _group_alive(child.pid):
-            _stop_group(child, cancel_grace, log)
-    _reap(child)
+        if failed is not None and len(children) > 1:
+            _say(log, f"rank {failed} failed; stopping the other ranks")
+        rc = children[failed].wait() if failed is not None else 0
+        # Like Slurm at job end: whatever the job left running in its groups is stopped too.
+        if _any_group_alive(children):
+            _stop_groups(children, cancel_grace, log)
+    for c in children:
+        c.wait()
+    _reap(children)
     if not result:
+        rank = f"rank {failed}: " if failed is not None and len(children) > 1 else ""
         if rc == 0:
             result = {"outcome": "succeeded", "reason": "exit code 0"}
         elif rc < 0:
-            result = {"outcome": "failed", "reason": f"killed by signal {signal.Signals(-rc).name}"}
+            result = {
+                "outcome": "failed",
+                "reason": f"{rank}killed by signal {signal.Signals(-rc).name}",
+            }
         else:
-            result = {"outcome": "failed", "reason": f"exit code {rc}"}
+            result = {"outcome": "failed", "reason": f"{rank}exit code {rc}"}
     _write_json(exit_path, {**result, "exit_code": rc, "finished_at": time.time()})
 
 

@@ -226,6 +226,19 @@ def record_status(center: Center, job_id: str, status: EngineStatus) -> bool:
     return True
 
 
+def requeue_unlaunched(center: Center, job_id: str, reason: str) -> bool:
+    """STARTING -> QUEUED: the engine could not be reached to launch the job, so nothing
+    ran; it waits again in its place (seq and submit time kept). False if it moved."""
+    with center.db.transaction() as s:
+        row = job_store.get(s, job_id, lock=True)
+        if row is None or row.state != JobState.STARTING:
+            return False
+        job_store.apply_transition(
+            s, row, JobState.QUEUED, at=center.clock(), reason=reason, actor=CONTROLLER
+        )
+        return True
+
+
 def record_waits(center: Center, waits: list[Explanation], seqs: dict[str, int]) -> None:
     """Store the scheduler's explanations (``seqs``: job id -> seq)."""
     now = center.clock()

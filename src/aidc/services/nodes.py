@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -44,6 +46,23 @@ def sync_inventory(
             if nrow.state != NodeState.DOWN:
                 nrow.state, nrow.state_reason = NodeState.DOWN, "no longer in the inventory"
                 nrow.updated_at = now
+
+
+def refresh_engine_nodes(center: Center, engine: str, nodes: list[Node] | None, why: str) -> None:
+    """Store what engine ``engine`` reports about its pools' nodes now. ``nodes`` None: it
+    could not be asked, so every node of its pools is DOWN with ``why`` until it answers."""
+    with center.db.read() as s:
+        engines = pool_engines(s)
+        mine = [Pool(name, kind) for name, kind in engines.items() if kind == engine]
+        others = {name for name, kind in engines.items() if kind != engine}
+        if nodes is None:
+            names = {p.name for p in mine}
+            nodes = [
+                replace(n, state=NodeState.DOWN, state_reason=why)
+                for n in inventory_nodes(s)
+                if n.pool in names
+            ]
+    sync_inventory(center, mine, nodes, keep=others)
 
 
 def inventory_nodes(s: Session) -> tuple[Node, ...]:
