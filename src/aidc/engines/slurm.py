@@ -154,7 +154,9 @@ class SlurmEngine:
         name = _job_name(job.job_id, job.attempt)
         job_dir = self.jobs_dir / job.job_id
         run_dir = job_dir / f"attempt-{job.attempt}"
-        if (run_dir / "submitted.json").exists() or self._find_active(name) is not None:
+        # submitted.json covers this jobs_dir; Slurm's view (cached for half a second, as a
+        # restarted server takes longer than that) covers a launch cut short before it.
+        if (run_dir / "submitted.json").exists() or self._find(name, fresh=False) is not None:
             # Never start a run twice, whatever the caller believes.
             raise LaunchError(f"job {job.job_id} attempt {job.attempt} was already submitted")
         partition = self.partitions.get(job.placement.pool)
@@ -211,7 +213,6 @@ class SlurmEngine:
             out = self.cli.run([*args, str(batch)])
         except SlurmError as e:
             raise LaunchError(f"Slurm refused the job: {e}") from None
-        self.cli.invalidate()
         slurm_id = int(out.strip().split(";")[0])
         handle: Handle = {
             "slurm_job_id": slurm_id,
@@ -263,7 +264,7 @@ class SlurmEngine:
         saved = _load_json(run_dir / "submitted.json")
         if saved and saved.get("name") == name:
             return dict(saved)
-        job = self._find_active(name)
+        job = self._find(name, fresh=True)
         if job is None:
             found = self.cli.accounted_by_name(name)
             job = found[-1] if found else None
@@ -407,8 +408,10 @@ class SlurmEngine:
             args += [f"--uid={pw.pw_uid}", f"--gid={pw.pw_gid}"]
         return args
 
-    def _find_active(self, name: str) -> dict[str, Any] | None:
-        self.cli.invalidate()
+    def _find(self, name: str, *, fresh: bool) -> dict[str, Any] | None:
+        """The job named ``name`` that slurmctld knows (any state), if any."""
+        if fresh:
+            self.cli.invalidate()
         return next((j for j in self.cli.jobs().values() if j.get("name") == name), None)
 
     def _latest_attempt(self, job_id: str) -> int | None:
