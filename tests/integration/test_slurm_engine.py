@@ -221,6 +221,22 @@ def test_two_node_job_gets_rank_env(engine: SlurmEngine) -> None:
     assert len(masters) == 1 and masters.pop().startswith("master=127.0.0.1:")
 
 
+def test_a_two_node_job_is_preempted_on_every_rank(engine: SlurmEngine) -> None:
+    stubborn = ["sh", "-c", "trap 'echo term $AIDC_NODE' TERM; while :; do sleep 0.1; done"]
+    h = engine.launch(request("mn-stop", ("n1", "n2"), command=stubborn))
+    deadline = time.monotonic() + 20
+    while len(list(Path(h["dir"]).glob("rank-*/shim.json"))) < 2:
+        assert time.monotonic() < deadline, engine.poll(h)
+        time.sleep(0.1)
+    time.sleep(0.3)  # the traps are set
+    t0 = time.monotonic()
+    engine.preempt(h, grace_s=1, reason="room for a gang")
+    status = wait_state(engine, h)
+    assert status.outcome is Outcome.PREEMPTED and "room for a gang" in status.reason
+    assert status.details.get("killed") is True and time.monotonic() - t0 < 1 + 4
+    assert {"term n1", "term n2"} <= set(log_of(engine, h).splitlines())
+
+
 def test_inventory_shows_nodes_and_drains(engine: SlurmEngine) -> None:
     nodes = {n.name: n for n in engine.inventory()}
     assert {"n1", "n2", "n3", "n4"} <= set(nodes)

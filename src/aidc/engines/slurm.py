@@ -364,8 +364,13 @@ class SlurmEngine:
         with contextlib.suppress(SlurmError):
             if state in ("PENDING", "CONFIGURING", "REQUEUED", "SUSPENDED"):
                 self.cli.run(["scancel", slurm_id])
-            elif state in ACTIVE:
+            elif state in ACTIVE and int(handle.get("nodes") or 1) == 1:
+                # The batch step is the job's supervisor: signal it and its children.
                 self.cli.run(["scancel", "--signal=TERM", "--full", slurm_id])
+            elif state in ACTIVE:
+                # Only the srun step's processes (the ranks and their jobs): srun itself
+                # would end the step at once on a SIGTERM, cutting the grace short.
+                self.cli.run(["scancel", "--signal=TERM", slurm_id])
         self.cli.invalidate()
 
     def _sbatch_args(

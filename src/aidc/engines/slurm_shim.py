@@ -12,9 +12,10 @@ for multi-node jobs torchrun's rank variables (rank = SLURM_NODEID, MASTER_ADDR 
 first node of the allocation, MASTER_PORT from the Slurm job id). The engine writes a
 stop request (``stop.json``) into every rank folder before it signals the job.
 
-One node: the batch step is rank 0. Several: the batch step runs ``srun`` with one task per
-node (``slurm_shim.py rank RUN_DIR``), waits for it, and sums the ranks' ``exit.json`` up
-into ``RUN_DIR/exit.json``. A stopped rank exits 0 so that ``KillOnBadExit`` does not cut
+One node: the batch step is rank 0 (the engine signals it with ``scancel --full``). Several:
+the batch step runs ``srun`` with one task per node (``slurm_shim.py rank RUN_DIR``), waits
+for it, and sums the ranks' ``exit.json`` up into ``RUN_DIR/exit.json``; the engine then
+signals the srun step only, since srun ends its step at once when it gets a SIGTERM. A stopped rank exits 0 so that ``KillOnBadExit`` does not cut
 the other ranks' grace short; a rank that fails by itself takes the others down.
 """
 
@@ -135,17 +136,18 @@ def run_batch(run_dir: str) -> int:
     env = dict(os.environ)
     env["AIDC_SHIM_MASTER_ADDR"] = launch["addresses"].get(first, first)
     env["AIDC_SHIM_MASTER_PORT"] = str(PORT_BASE + int(env["SLURM_JOB_ID"]) % PORT_SPAN)
+    stop_path = os.path.join(run_dir, "rank-0", "stop.json")
     stop_at: list[float] = []
 
-    def on_term(signum: int, frame: object) -> None:
-        # The ranks got the signal too (scancel --full) and stop themselves within their
-        # grace; srun is killed only if they do not.
-        if not stop_at:
-            stop = local_shim._load_json(os.path.join(run_dir, "rank-0", "stop.json"))
+    def note_stop() -> None:
+        # The engine signals the ranks only (srun would end the step on a SIGTERM); they
+        # stop within their grace, and srun is killed only if they do not.
+        if not stop_at and os.path.exists(stop_path):
+            stop = local_shim._load_json(stop_path)
             grace = float(stop.get("grace_s", launch["grace_s"]))
             stop_at.append(time.monotonic() + grace + SRUN_SLACK_S)
 
-    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGTERM, lambda signum, frame: note_stop())
     backstop = time.monotonic() + float(launch["time_limit_s"]) + float(launch["grace_s"])
     backstop += SRUN_SLACK_S
     argv = [
@@ -167,6 +169,7 @@ def run_batch(run_dir: str) -> int:
             rc = srun.wait(timeout=0.2)
             break
         except subprocess.TimeoutExpired:
+            note_stop()
             now = time.monotonic()
             if now > backstop or (stop_at and now > stop_at[0]):
                 os.killpg(srun.pid, signal.SIGKILL)
