@@ -269,7 +269,7 @@ def test_accounts_follow_projects_and_sacct_agrees(engine: SlurmEngine) -> None:
 
 
 def test_controller_down_is_engine_unavailable(engine: SlurmEngine) -> None:
-    h = engine.launch(request("outage", command=["sleep", "3"]))
+    h = engine.launch(request("outage", command=["sleep", "8"]))
     wait_state(engine, h, running=True)
     dev("stop-controller")
     try:
@@ -278,6 +278,8 @@ def test_controller_down_is_engine_unavailable(engine: SlurmEngine) -> None:
             engine.poll(h)
         with pytest.raises(EngineUnavailable):
             engine.inventory()
+        with pytest.raises(EngineUnavailable):
+            engine.launch(request("outage-launch"))
     finally:
         dev("start-controller")
     assert wait_state(engine, h).outcome is Outcome.SUCCEEDED

@@ -15,8 +15,9 @@ stop request (``stop.json``) into every rank folder before it signals the job.
 One node: the batch step is rank 0 (the engine signals it with ``scancel --full``). Several:
 the batch step runs ``srun`` with one task per node (``slurm_shim.py rank RUN_DIR``), waits
 for it, and sums the ranks' ``exit.json`` up into ``RUN_DIR/exit.json``; the engine then
-signals the srun step only, since srun ends its step at once when it gets a SIGTERM. A stopped rank exits 0 so that ``KillOnBadExit`` does not cut
-the other ranks' grace short; a rank that fails by itself takes the others down.
+signals the srun step only, since srun ends its step at once when it gets a SIGTERM.
+A stopped rank exits 0 so that ``KillOnBadExit`` does not cut the other ranks' grace
+short; a rank that fails by itself takes the others down.
 """
 
 import os
