@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,6 +285,32 @@ def test_controller_down_is_engine_unavailable(engine: SlurmEngine) -> None:
     finally:
         dev("start-controller")
     assert wait_state(engine, h).outcome is Outcome.SUCCEEDED
+
+
+def test_organisation_identity_runs_as_the_organisations_user(cluster: None) -> None:
+    if os.getuid() != 0:
+        pytest.skip("sbatch --uid needs root")
+    # pytest's tmp_path is private to root: the job's user must reach its folders.
+    shared = Path(tempfile.mkdtemp(prefix="aidc-slurm-org-"))
+    try:
+        shared.chmod(0o755)
+        e = SlurmEngine(
+            shared,
+            ["hpc"],
+            grace_s=GRACE_S,
+            conf=CONF,
+            jobs_dir=shared / "jobs",
+            identity="organisation",
+            users={"org-slurm": "nobody"},
+        )
+        cmd = ["sh", "-c", "id -un; touch $AIDC_CHECKPOINT_DIR/ok && echo wrote"]
+        h = e.launch(request("orgid", command=cmd))
+        assert wait_state(e, h).outcome is Outcome.SUCCEEDED, log_of(e, h)
+        assert log_of(e, h).split() == ["nobody", "wrote"]
+        assoc = slurm("sacctmgr", "-n", "-P", "show", "assoc", "format=account,user")
+        assert "p-slurm|nobody" in assoc.splitlines()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
