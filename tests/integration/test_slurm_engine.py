@@ -323,6 +323,7 @@ def test_organisation_identity_runs_as_the_organisations_user(cluster: None) -> 
         ({"identity": "organisation"}, "engines.slurm.users"),
         ({"users": {"org": "nobody"}}, "engines.slurm.users: only used with"),
         ({"frobnicate": 1}, "engines.slurm.frobnicate: unknown option"),
+        ({"accounts": "yes"}, "engines.slurm.accounts: must be true"),
     ],
 )
 def test_config_errors_name_the_option(tmp_path: Path, options: dict, message: str) -> None:

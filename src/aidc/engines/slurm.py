@@ -102,6 +102,7 @@ class SlurmEngine:
         identity: str = "service",
         users: dict[str, str] | None = None,
         python: str = "python3",
+        accounts: bool = True,
     ) -> None:
         self.grace_s = grace_s
         self.cli = SlurmCli(conf)
@@ -114,6 +115,8 @@ class SlurmEngine:
         self.identity = identity
         self.users = dict(users or {})
         self.python = python
+        # False: a cluster without slurmdbd; jobs run under the user's default account.
+        self.manage_accounts = accounts
         self.service_user = pwd.getpwuid(os.getuid()).pw_name
         self.shim_dir = self.jobs_dir / ".aidc"
         self._install_shims()
@@ -163,10 +166,15 @@ class SlurmEngine:
         if partition is None:
             raise LaunchError(f"pool {job.placement.pool!r} is not served by the slurm engine")
         user = self._user_for(job.organisation)
-        try:
-            account = self.accounts.ensure(job.project, job.organisation, user)
-        except SlurmError as e:
-            raise LaunchError(f"cannot create the Slurm account for {job.project}: {e}") from None
+        account = None
+        if self.manage_accounts:
+            try:
+                account = self.accounts.ensure(job.project, job.organisation, user)
+            except SlurmError as e:
+                raise LaunchError(
+                    f"cannot create the Slurm account for {job.project}: {e} "
+                    "(a cluster without slurmdbd needs engines.slurm.accounts = false)"
+                ) from None
         work = job_dir / "work"
         for d in (work, run_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -227,13 +235,19 @@ class SlurmEngine:
     def poll(self, handle: Handle) -> EngineStatus:
         run_dir = Path(handle["dir"])
         slurm_id = int(handle["slurm_job_id"])
+        name = handle.get("name")
+
+        def ours(job: dict[str, Any] | None) -> dict[str, Any] | None:
+            # Job ids restart when a cluster's state is wiped: the name must match too.
+            return job if job is not None and job.get("name") == name else None
+
         try:
-            job = self.cli.jobs().get(slurm_id)
+            job = ours(self.cli.jobs().get(slurm_id))
             if job is None:
                 self.cli.invalidate()  # the snapshot may predate the submission
-                job = self.cli.jobs().get(slurm_id)
+                job = ours(self.cli.jobs().get(slurm_id))
             if job is None:
-                job = self.cli.accounted([slurm_id]).get(slurm_id)
+                job = ours(self.cli.accounted([slurm_id]).get(slurm_id))
         except EngineUnavailable:
             # A run that recorded its end needs no controller to say how it ended.
             ended = _read_exit(run_dir)
@@ -378,7 +392,7 @@ class SlurmEngine:
         job: LaunchRequest,
         name: str,
         partition: str,
-        account: str,
+        account: str | None,
         user: str,
         log: Path,
         cwd: str,
@@ -396,7 +410,6 @@ class SlurmEngine:
             f"--cpus-per-task={max(p.cpus for p in nodes)}",
             f"--mem={max(p.memory_mib for p in nodes)}M",
             f"--time={minutes}",
-            f"--account={account}",
             f"--partition={partition}",
             f"--output={log}",
             "--open-mode=append",
@@ -405,6 +418,8 @@ class SlurmEngine:
             "--no-requeue",
             "--export=ALL",  # that is: the clean environment SlurmCli runs sbatch with
         ]
+        if account is not None:
+            args.append(f"--account={account}")
         count = len(first.devices)
         if count:
             args.append(f"--gres=gpu:{first.accelerator_type}:{count}")

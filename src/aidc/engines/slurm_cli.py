@@ -148,16 +148,23 @@ class SlurmCli:
         if not job_ids:
             return {}
         ids = ",".join(str(i) for i in sorted(set(job_ids)))
-        data = self.cached(
-            f"sacct:{ids}", ["sacct", "--json", "-X", "-j", ids], check_controller=False
-        )
+        try:
+            data = self.cached(
+                f"sacct:{ids}", ["sacct", "--json", "-X", "-j", ids], check_controller=False
+            )
+        except SlurmError:
+            return {}  # no accounting on this cluster: slurmctld's memory is all there is
         return {int(j["job_id"]): j for j in data.get("jobs", [])}
 
     def accounted_by_name(self, name: str) -> list[dict[str, Any]]:
         # -S: sacct shows only today's jobs by default.
-        data = self.json(
-            ["sacct", "--json", "-X", "--name", name, "-S", "2000-01-01"], check_controller=False
-        )
+        try:
+            data = self.json(
+                ["sacct", "--json", "-X", "--name", name, "-S", "2000-01-01"],
+                check_controller=False,
+            )
+        except SlurmError:
+            return []
         return [j for j in data.get("jobs", []) if j.get("name") == name]
 
     def nodes(self) -> list[dict[str, Any]]:

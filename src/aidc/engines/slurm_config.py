@@ -17,7 +17,7 @@ from typing import Any
 
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
-KNOWN = ("conf", "partition", "jobs_dir", "identity", "users", "python")
+KNOWN = ("conf", "partition", "jobs_dir", "identity", "users", "python", "accounts")
 
 
 def _err(key: str, message: str) -> EngineConfigError:
@@ -93,4 +93,9 @@ def parse_options(config: EngineConfig) -> dict[str, Any]:
     if not isinstance(python, str) or not python or any(c.isspace() for c in python):
         raise _err("python", "must be the name or path of a Python 3 interpreter")
     out["python"] = python
+
+    accounts = opts.get("accounts", True)
+    if not isinstance(accounts, bool):
+        raise _err("accounts", "must be true (sacctmgr accounts per project) or false")
+    out["accounts"] = accounts
     return out
