@@ -26,6 +26,7 @@ import httpx
 
 from aidc.core.job_states import JobState
 from aidc.schemas import (
+    CancelResultView,
     CohortView,
     ErrorBody,
     EventView,
@@ -136,6 +137,10 @@ class Client:
 
     def cancel(self, job_id: str) -> JobView:
         return JobView.model_validate(self._request("POST", f"/v1/jobs/{job_id}/cancel").json())
+
+    def cancel_many(self, job_ids: list[str]) -> list[CancelResultView]:
+        r = self._request("POST", "/v1/jobs/cancel", json={"ids": job_ids})
+        return [CancelResultView.model_validate(x) for x in r.json()]
 
     def events(self, job_id: str) -> list[EventView]:
         data = self._request("GET", f"/v1/jobs/{job_id}/events").json()

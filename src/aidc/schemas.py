@@ -61,6 +61,18 @@ class JobView(BaseModel):
     stopping: bool = False
 
 
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[str] = Field(description="Job ids to cancel (at most 1,000).")
+
+
+class CancelResultView(BaseModel):
+    job_id: str
+    # cancelled | stopping | finished | forbidden | not found
+    result: str
+    message: str
+
+
 class EventView(BaseModel):
     at: float
     from_state: JobState | None

@@ -9,7 +9,8 @@ import psutil
 
 from aidc.core.resources import Node, Pool
 from aidc.engines.base import Engine
-from aidc.engines.local import SHIM, LocalEngine
+from aidc.engines.local import LocalEngine
+from aidc.engines.local_spawner import SHIM
 
 
 class LocalBackend:
@@ -35,11 +36,12 @@ class LocalBackend:
     def break_engine(self) -> None:
         """The local engine's daemons are its job supervisors: kill them (and their jobs)
         the way a host crash or an OOM killer would, without a word to aidc."""
-        for proc in psutil.process_iter(["cmdline"]):
-            cmdline = proc.info["cmdline"] or []
-            if str(SHIM) not in cmdline:
+        for proc in psutil.process_iter(["cmdline", "cwd"]):
+            # Supervisors are forked by the fork server, so they share its command line;
+            # each runs in its own run folder.
+            if str(SHIM) not in (proc.info["cmdline"] or []):
                 continue
-            if not any(str(h) in arg for h in self._homes for arg in cmdline):
+            if not any(str(proc.info["cwd"] or "").startswith(str(h)) for h in self._homes):
                 continue
             with contextlib.suppress(psutil.NoSuchProcess):
                 for child in proc.children(recursive=True):

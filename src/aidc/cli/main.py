@@ -341,15 +341,25 @@ def logs(
             sys.stdout.write(c.logs(job_id))
 
 
+# Results of a bulk cancel that are the user's mistake (exit code 2).
+BAD = ("not found", "forbidden")
+
+
 @app.command()
-def cancel(job_id: str) -> None:
-    """Cancel a job: at once if queued; SIGTERM then SIGKILL after the grace if running."""
+def cancel(job_ids: Annotated[list[str], typer.Argument(metavar="ID...")]) -> None:
+    """Cancel jobs: at once if queued; SIGTERM then SIGKILL after the grace if running.
+    Several ids go in one request (and one transaction)."""
     with errors(), _client() as c:
-        j = c.cancel(job_id)
-    out.print(
-        f"{j.id} {state(j.state)}"
-        + (" (stopping)" if (j.stopping or j.cancel_requested) and not j.state.is_terminal else "")
-    )
+        if len(job_ids) == 1:
+            j = c.cancel(job_ids[0])
+            stopping = (j.stopping or j.cancel_requested) and not j.state.is_terminal
+            out.print(f"{j.id} {state(j.state)}" + (" (stopping)" if stopping else ""))
+            return
+        results = c.cancel_many(job_ids)
+    for r in results:
+        out.print(f"{r.job_id} {r.result}" + (f": {r.message}" if r.result in BAD else ""))
+    if any(r.result in BAD for r in results):
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -19,12 +19,15 @@ from collections.abc import Iterable
 
 from aidc.controller.engine_health import EngineHealth
 from aidc.core.job_states import JobState
-from aidc.engines.base import EngineStatus, EngineUnavailable, LaunchError, Outcome
-from aidc.scheduler import Explanation, Plan, Planner, Preemption, Snapshot
+from aidc.engines.base import EngineStatus, EngineUnavailable, Handle, LaunchError, Outcome
+from aidc.scheduler import Decision, Explanation, Plan, Planner, Preemption, Snapshot
 from aidc.services import execution
 from aidc.services.center import Center
 
 log = logging.getLogger("aidc.controller")
+# Admissions per transaction: a whole pass's in few commits, without holding SQLite's one
+# write lock (which submissions wait for) for long.
+ADMIT_BATCH = 64
 
 
 class Controller:
@@ -168,6 +171,7 @@ class Controller:
         self._waits_cost_s = time.perf_counter() - started
 
     def _reconcile_running(self) -> None:
+        ended: list[tuple[str, EngineStatus]] = []
         for job in execution.active_jobs(self.center):
             if job.state is not JobState.RUNNING or job.handle is None:
                 continue
@@ -177,9 +181,7 @@ class Controller:
                 continue  # unreachable for now; LOST once it stays so for long
             if status.outcome is not Outcome.RUNNING:
                 # PREEMPTED included: record_status requeues the job (or cancels it).
-                execution.record_status(self.center, job.job_id, status)
-                self._cancel_sent.discard(job.job_id)
-                self._preempt_sent.discard(job.job_id)
+                ended.append((job.job_id, status))
             elif job.cancel_requested and job.job_id not in self._cancel_sent:
                 try:
                     engine.cancel(job.handle)
@@ -192,6 +194,11 @@ class Controller:
                 order = execution.pending_stop(self.center, job.job_id)
                 if order is not None:
                     self._send_stop(order)
+        # One transaction for every run that ended since the last pass.
+        execution.record_statuses(self.center, ended)
+        for job_id, _ in ended:
+            self._cancel_sent.discard(job_id)
+            self._preempt_sent.discard(job_id)
 
     def _schedule(self) -> None:
         snap = self._snapshot = execution.snapshot(self.center, self._snapshot)
@@ -201,10 +208,19 @@ class Controller:
         result = self.planner.plan(snap)
         self._record_waits(snap, result)
         self.preempt(result.preempt)
-        for decision in result.admit:
-            admitted = execution.admit(self.center, decision)
+        decisions = list(result.admit)
+        for start in range(0, len(decisions), ADMIT_BATCH):
+            self._launch(decisions[start : start + ADMIT_BATCH])
+
+    def _launch(self, decisions: list[Decision]) -> None:
+        """Admit a batch of decisions in one transaction, launch each outside any
+        transaction, and record the launches (and failures) in one more. A crash in
+        between leaves STARTING jobs, which ``recover`` finds again or marks LOST."""
+        launched: list[tuple[str, Handle]] = []
+        failed: list[tuple[str, EngineStatus]] = []
+        for admitted in execution.admit_many(self.center, decisions):
             if admitted is None:
-                continue
+                continue  # it moved meanwhile (cancelled after the snapshot)
             engine_name, request = admitted
             down = self.health.unreachable(engine_name)
             if down is not None:
@@ -216,22 +232,15 @@ class Controller:
                 self.health.failed(engine_name, str(e))
                 self._requeue_unlaunched(engine_name, request.job_id, str(e))
             except LaunchError as e:
-                execution.record_status(
-                    self.center, request.job_id, EngineStatus(Outcome.FAILED, reason=str(e))
-                )
+                failed.append((request.job_id, EngineStatus(Outcome.FAILED, reason=str(e))))
             except Exception as e:
                 log.exception("engine %s failed to launch %s", engine_name, request.job_id)
-                execution.record_status(
-                    self.center,
-                    request.job_id,
-                    EngineStatus(
-                        Outcome.FAILED, reason=f"engine {engine_name} could not launch: {e}"
-                    ),
-                )
+                why = f"engine {engine_name} could not launch: {e}"
+                failed.append((request.job_id, EngineStatus(Outcome.FAILED, reason=why)))
             else:
-                execution.record_launched(
-                    self.center, request.job_id, handle, reason="process started"
-                )
+                launched.append((request.job_id, handle))
+        execution.record_launched_many(self.center, launched, reason="process started")
+        execution.record_statuses(self.center, failed)
 
     def _requeue_unlaunched(self, engine: str, job_id: str, message: str) -> None:
         reason = f"engine {engine} does not answer ({message}); back in the queue"

@@ -18,9 +18,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,9 +34,9 @@ from aidc.engines.base import (
     Outcome,
 )
 from aidc.engines.job_env import aidc_env, device_env, rank_env
+from aidc.engines.local_spawner import Spawner, SpawnerGone
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
-SHIM = Path(__file__).with_name("local_shim.py")
 # Variables passed through from the server's environment; everything else (database URLs,
 # tokens) stays out of jobs.
 PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "TMPDIR", "TERM")
@@ -58,8 +55,8 @@ class LocalEngine:
         self._nodes = nodes
         self.grace_s = grace_s
         self._on_change: Callable[[], None] = lambda: None
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
-        self._lock = threading.Lock()
+        # Supervisors are forked by one helper process; it says when one exits.
+        self._spawner = Spawner(lambda: self._on_change(), home / "spawner.err")
 
     # -- protocol -------------------------------------------------------------------------
 
@@ -106,24 +103,11 @@ class LocalEngine:
             "grace_s": self.grace_s,
         }
         _write_json(run_dir / "launch.json", launch)
-        with open(run_dir / "shim.err", "wb") as shim_err:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(SHIM), str(run_dir)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=shim_err,
-                start_new_session=True,
-                close_fds=True,
-            )
-        with self._lock:
-            self._children[job.job_id] = proc
-        threading.Thread(target=self._reap, args=(job.job_id, proc), daemon=True).start()
-        return {
-            "dir": str(run_dir),
-            "pid": proc.pid,
-            "create_time": _create_time(proc.pid),
-            "log": str(log),
-        }
+        try:
+            pid = self._spawner.spawn(run_dir)
+        except SpawnerGone as e:
+            raise LaunchError(str(e)) from None
+        return {"dir": str(run_dir), "pid": pid, "create_time": _create_time(pid), "log": str(log)}
 
     def poll(self, handle: Handle) -> EngineStatus:
         run_dir = Path(handle["dir"])
@@ -180,18 +164,9 @@ class LocalEngine:
             return b""
 
     def close(self) -> None:
-        with self._lock:
-            self._children.clear()
+        self._spawner.close()
 
     # -- helpers --------------------------------------------------------------------------
-
-    def _reap(self, job_id: str, proc: subprocess.Popen[bytes]) -> None:
-        proc.wait()
-        with self._lock:
-            # A later run of the same job may already be registered under this id.
-            if self._children.get(job_id) is proc:
-                del self._children[job_id]
-        self._on_change()
 
     def _stop(self, handle: Handle, stop: dict[str, object]) -> None:
         """Write the stop request (atomically), then SIGTERM the supervisor."""

@@ -256,5 +256,82 @@ def main(run_dir: str) -> None:
     _write_json(exit_path, {**result, "exit_code": rc, "finished_at": time.time()})
 
 
+def _supervise_forked(run_dir: str, fds: "list[int]") -> None:
+    """In a child just forked by ``serve``: become a supervisor as if started fresh (own
+    session, default signal handling, stdio off, errors to ``shim.err``); never return."""
+    code = 1
+    try:
+        os.setsid()
+        os.chdir(run_dir)  # says whose supervisor this is (all share the server's cmdline)
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        for fd in fds:
+            os.close(fd)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        err = os.open(os.path.join(run_dir, "shim.err"), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.dup2(err, 2)
+        main(run_dir)
+        code = 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def serve() -> None:
+    """The fork server: reads run folders from stdin, one per line, forks a supervisor for
+    each and answers its pid on stdout; answers ``exit PID`` when one ends (it reaps them).
+    Forking this small, already started process costs about a millisecond, where starting a
+    new interpreter per job costs 15-20 ms of CPU. It ends at EOF (the server went away);
+    supervisors still running then carry on as orphans of init."""
+    import selectors
+
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stdin = sys.stdin.fileno()
+    out = sys.stdout.buffer
+    sel = selectors.DefaultSelector()
+    sel.register(stdin, selectors.EVENT_READ)
+    sel.register(wake_r, selectors.EVENT_READ)
+    pending = b""
+    while True:
+        for key, _ in sel.select(timeout=1.0):
+            if key.fd == stdin:
+                chunk = os.read(stdin, 65536)
+                if not chunk:
+                    return
+                pending += chunk
+            else:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake_r, 4096)
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            run_dir = line.decode()
+            pid = os.fork()
+            if pid == 0:
+                _supervise_forked(run_dir, [wake_r, wake_w, stdin, out.fileno()])
+            out.write(f"{pid}\n".encode())
+        while True:  # reap every supervisor that ended (they are its only children)
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            out.write(f"exit {pid}\n".encode())
+        out.flush()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--serve":
+        serve()
+    else:
+        main(sys.argv[1])

@@ -5,6 +5,7 @@ Each function is one short transaction; engine calls happen between them, never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert
@@ -71,53 +72,74 @@ def snapshot(center: Center, known: Snapshot | None = None) -> Snapshot:
 def admit(center: Center, d: Decision) -> tuple[str, LaunchRequest] | None:
     """QUEUED -> ADMITTED -> STARTING on ``d.placement``; None if the job moved meanwhile
     (say, it was cancelled after the snapshot). Returns the engine name and what to launch."""
+    return admit_many(center, [d])[0]
+
+
+def admit_many(
+    center: Center, decisions: Sequence[Decision]
+) -> list[tuple[str, LaunchRequest] | None]:
+    """``admit`` for each decision, all in one transaction (one commit for a whole pass)."""
     now = center.clock()
     with center.db.transaction() as s:
-        row = job_store.get(s, d.job_id, lock=True)
-        if row is None or row.state != JobState.QUEUED:
-            return None
-        engine = pool_engines(s)[d.placement.pool]
-        where = ", ".join(
-            f"{n.node}[{','.join(map(str, n.devices))}]" if n.devices else n.node
-            for n in d.placement.nodes
-        )
-        job_store.apply_transition(
-            s, row, JobState.ADMITTED, at=now, reason=f"placed on {where}", actor=CONTROLLER
-        )
-        row.placement = d.placement.to_dict()
-        row.engine = engine
-        row.borrowing = d.borrowing
-        s.execute(delete(JobWait).where(JobWait.job_seq == row.seq))
-        job_store.apply_transition(
-            s,
-            row,
-            JobState.STARTING,
-            at=now,
-            reason=f"launching on engine {engine}",
-            actor=CONTROLLER,
-        )
-        project = s.get(Project, row.project_id)
-        assert project is not None
-        org = s.get(Organisation, project.org_id)
-        row.attempt += 1
-        return engine, LaunchRequest(
-            d.job_id,
-            project.name,
-            JobSpec.model_validate(row.spec),
-            d.placement,
-            time_limit_s=row.time_limit_s,
-            attempt=row.attempt,
-            organisation=org.name if org is not None else "",
-        )
+        engines = pool_engines(s)
+        rows = job_store.get_many(s, [d.job_id for d in decisions], lock=True)
+        return [_admit(s, rows.get(d.job_id), d, engines, now) for d in decisions]
+
+
+def _admit(
+    s: Session, row: JobRow | None, d: Decision, engines: dict[str, str], now: float
+) -> tuple[str, LaunchRequest] | None:
+    if row is None or row.state != JobState.QUEUED:
+        return None
+    engine = engines[d.placement.pool]
+    where = ", ".join(
+        f"{n.node}[{','.join(map(str, n.devices))}]" if n.devices else n.node
+        for n in d.placement.nodes
+    )
+    job_store.apply_transition(
+        s, row, JobState.ADMITTED, at=now, reason=f"placed on {where}", actor=CONTROLLER
+    )
+    row.placement = d.placement.to_dict()
+    row.engine = engine
+    row.borrowing = d.borrowing
+    s.execute(delete(JobWait).where(JobWait.job_seq == row.seq))
+    job_store.apply_transition(
+        s, row, JobState.STARTING, at=now, reason=f"launching on engine {engine}", actor=CONTROLLER
+    )
+    project = s.get(Project, row.project_id)
+    assert project is not None
+    org = s.get(Organisation, project.org_id)
+    row.attempt += 1
+    return engine, LaunchRequest(
+        d.job_id,
+        project.name,
+        JobSpec.model_validate(row.spec),
+        d.placement,
+        time_limit_s=row.time_limit_s,
+        attempt=row.attempt,
+        organisation=org.name if org is not None else "",
+    )
 
 
 def record_launched(center: Center, job_id: str, handle: Handle, *, reason: str) -> None:
+    record_launched_many(center, [(job_id, handle)], reason=reason)
+
+
+def record_launched_many(
+    center: Center, launched: Sequence[tuple[str, Handle]], *, reason: str
+) -> None:
+    """STARTING -> RUNNING with the engine's handle, for every ``(job_id, handle)``."""
+    if not launched:
+        return
+    now = center.clock()
     with center.db.transaction() as s:
-        row = _locked(s, job_id)
-        row.handle = handle
-        job_store.apply_transition(
-            s, row, JobState.RUNNING, at=center.clock(), reason=reason, actor=CONTROLLER
-        )
+        rows = job_store.get_many(s, [job_id for job_id, _ in launched], lock=True)
+        for job_id, handle in launched:
+            row = rows[job_id]
+            row.handle = handle
+            job_store.apply_transition(
+                s, row, JobState.RUNNING, at=now, reason=reason, actor=CONTROLLER
+            )
 
 
 def request_preemption(
@@ -182,6 +204,32 @@ def record_status(center: Center, job_id: str, status: EngineStatus) -> bool:
     A preempted run goes back to the queue (RUNNING -> PREEMPTED -> QUEUED) keeping its
     ``seq`` and ``submitted_at``, so it keeps its place; all its accelerator time since it
     started counts as lost. If a cancel was requested too, it ends CANCELLED instead."""
+    return record_statuses(center, [(job_id, status)])[0]
+
+
+def record_statuses(center: Center, statuses: Sequence[tuple[str, EngineStatus]]) -> list[bool]:
+    """``record_status`` for each ``(job_id, status)``, in one transaction."""
+    if not statuses:
+        return []
+    now = center.clock()
+    with center.db.transaction() as s:
+        rows = job_store.get_many(s, [job_id for job_id, _ in statuses], lock=True)
+        done = [_record_status(s, rows[job_id], status, now) for job_id, status in statuses]
+    for (job_id, _), (target, lost) in zip(statuses, done, strict=True):
+        if target is JobState.PREEMPTED:
+            center.bus.publish(
+                "job.preempted", {"job_id": job_id, "lost_accelerator_seconds": lost}
+            )
+        elif target is not None:
+            center.bus.publish("job.finished", {"job_id": job_id, "state": str(target)})
+    return [target is not None for target, _ in done]
+
+
+def _record_status(
+    s: Session, row: JobRow, status: EngineStatus, now: float
+) -> tuple[JobState | None, float]:
+    """The state the job moved to (None: it did not move) and the accelerator-seconds a
+    preemption lost."""
     target = {
         Outcome.SUCCEEDED: JobState.SUCCEEDED,
         Outcome.FAILED: JobState.FAILED,
@@ -191,39 +239,30 @@ def record_status(center: Center, job_id: str, status: EngineStatus) -> bool:
         Outcome.PREEMPTED: JobState.PREEMPTED,
     }.get(status.outcome)
     if target is None:
-        return False
-    now = center.clock()
+        return None, 0.0
     lost = 0.0
-    with center.db.transaction() as s:
-        row = _locked(s, job_id)
-        state = JobState(row.state)
-        if state.is_terminal:
-            return False
-        if state is JobState.RUNNING and row.preempt_requested_at is not None:
-            if row.cancel_requested_at is not None and target is JobState.PREEMPTED:
-                target = JobState.CANCELLED
-            elif row.cancel_requested_at is None and target is JobState.CANCELLED:
-                # An engine (or a supervisor started by an older aidc) that cannot tell a
-                # preemption from a cancel: nobody cancelled it, so it was preempted.
-                target = JobState.PREEMPTED
-        if state is JobState.RUNNING:
-            on_run_ended(s, row, now, target is JobState.PREEMPTED)
-        row.preempt_requested_at = None
-        if target is JobState.PREEMPTED:
-            lost = _requeue(
-                s, row, now, status.reason if status.outcome is Outcome.PREEMPTED else ""
-            )
-        else:
-            reason = status.reason
-            if target is JobState.CANCELLED and status.outcome is Outcome.PREEMPTED:
-                reason = f"cancelled (requested while it was being preempted); {reason}"
-            row.exit_code = status.exit_code
-            job_store.apply_transition(s, row, target, at=now, reason=reason, actor=CONTROLLER)
+    state = JobState(row.state)
+    if state.is_terminal:
+        return None, 0.0
+    if state is JobState.RUNNING and row.preempt_requested_at is not None:
+        if row.cancel_requested_at is not None and target is JobState.PREEMPTED:
+            target = JobState.CANCELLED
+        elif row.cancel_requested_at is None and target is JobState.CANCELLED:
+            # An engine (or a supervisor started by an older aidc) that cannot tell a
+            # preemption from a cancel: nobody cancelled it, so it was preempted.
+            target = JobState.PREEMPTED
+    if state is JobState.RUNNING:
+        on_run_ended(s, row, now, target is JobState.PREEMPTED)
+    row.preempt_requested_at = None
     if target is JobState.PREEMPTED:
-        center.bus.publish("job.preempted", {"job_id": job_id, "lost_accelerator_seconds": lost})
+        lost = _requeue(s, row, now, status.reason if status.outcome is Outcome.PREEMPTED else "")
     else:
-        center.bus.publish("job.finished", {"job_id": job_id, "state": str(target)})
-    return True
+        reason = status.reason
+        if target is JobState.CANCELLED and status.outcome is Outcome.PREEMPTED:
+            reason = f"cancelled (requested while it was being preempted); {reason}"
+        row.exit_code = status.exit_code
+        job_store.apply_transition(s, row, target, at=now, reason=reason, actor=CONTROLLER)
+    return target, lost
 
 
 def requeue_unlaunched(center: Center, job_id: str, reason: str) -> bool:

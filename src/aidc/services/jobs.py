@@ -104,30 +104,71 @@ def cancel_job(center: Center, p: Principal, job_id: str) -> JobView:
     now = center.clock()
     with center.db.transaction() as s:
         row = _readable(s, p, job_id, lock=True)
-        project = s.get(Project, row.project_id)
-        assert project is not None
-        if not can_cancel_job(p, row.user_id, row.project_id, project.org_id):
-            raise Forbidden("only the job's owner or an admin of its organisation can cancel it")
-        state = JobState(row.state)
-        if state.is_terminal:
-            raise Conflict(f"job {job_id} already finished as {state}", field="job_id")
-        if state in (JobState.QUEUED, JobState.ADMITTED, JobState.PREEMPTED):
-            job_store.apply_transition(
-                s,
-                row,
-                JobState.CANCELLED,
-                at=now,
-                reason=f"cancelled by {p.username}",
-                actor=p.username,
-            )
-        elif row.cancel_requested_at is None:
-            row.cancel_requested_at = now
-            job_store.add_note(
-                s, row, at=now, reason=f"cancel requested by {p.username}", actor=p.username
-            )
+        _cancel(s, p, row, now)
         view = _views(s, [row])[0]
     center.bus.publish("job.cancel_requested", {"job_id": job_id})
     return view
+
+
+def cancel_jobs(center: Center, p: Principal, job_ids: Sequence[str]) -> list[CancelResult]:
+    """``cancel_job`` for many jobs in one transaction (and one wake-up of the controller),
+    as ``scancel ID...`` does; each job's result says what happened to it. Jobs the caller
+    may not see answer "not found", exactly like jobs that do not exist."""
+    ids = list(dict.fromkeys(job_ids))
+    if not 1 <= len(ids) <= LIST_LIMIT_MAX:
+        raise Invalid(f"name between 1 and {LIST_LIMIT_MAX} job ids", field="ids")
+    now = center.clock()
+    results = []
+    with center.db.transaction() as s:
+        rows = job_store.get_many(s, ids, lock=True)
+        for job_id in ids:
+            row = rows.get(job_id)
+            if row is None or not _can_read(s, p, row):
+                results.append(CancelResult(job_id, "not found", f"no job {job_id!r}"))
+                continue
+            try:
+                result = _cancel(s, p, row, now)
+            except (Forbidden, Conflict) as e:
+                outcome = "forbidden" if isinstance(e, Forbidden) else "finished"
+                results.append(CancelResult(job_id, outcome, str(e)))
+                continue
+            results.append(CancelResult(job_id, result, str(row.state)))
+    if any(r.result in ("cancelled", "stopping") for r in results):
+        center.bus.publish("job.cancel_requested", {"job_ids": ids})
+    return results
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    job_id: str
+    # cancelled (it had not started), stopping (SIGTERM on its way), finished (it had
+    # ended already), forbidden (not the caller's to cancel), not found
+    result: str
+    message: str
+
+
+def _cancel(s: Session, p: Principal, row: JobRow, now: float) -> str:
+    """Cancel ``row`` for ``p``: "cancelled" at once if it had not started, else
+    "stopping" (the controller passes the cancel on to the engine)."""
+    project = s.get(Project, row.project_id)
+    assert project is not None
+    if not can_cancel_job(p, row.user_id, row.project_id, project.org_id):
+        raise Forbidden("only the job's owner or an admin of its organisation can cancel it")
+    state = JobState(row.state)
+    if state.is_terminal:
+        raise Conflict(f"job {row.id} already finished as {state}", field="job_id")
+    if state in (JobState.QUEUED, JobState.ADMITTED, JobState.PREEMPTED):
+        reason = f"cancelled by {p.username}"
+        job_store.apply_transition(
+            s, row, JobState.CANCELLED, at=now, reason=reason, actor=p.username
+        )
+        return "cancelled"
+    if row.cancel_requested_at is None:
+        row.cancel_requested_at = now
+        job_store.add_note(
+            s, row, at=now, reason=f"cancel requested by {p.username}", actor=p.username
+        )
+    return "stopping"
 
 
 def job_events(center: Center, p: Principal, job_id: str) -> list[EventView]:
@@ -179,12 +220,15 @@ def visible(q: Select[Any], p: Principal) -> Select[Any]:
 
 def _readable(s: Session, p: Principal, job_id: str, *, lock: bool = False) -> JobRow:
     row = job_store.get(s, job_id, lock=lock)
-    if row is not None:
-        project = s.get(Project, row.project_id)
-        if project is not None and can_read_job(p, project.id, project.org_id):
-            return row
+    if row is not None and _can_read(s, p, row):
+        return row
     # Another tenant's job answers exactly like a job that does not exist.
     raise NotFound(f"no job {job_id!r}", field="job_id")
+
+
+def _can_read(s: Session, p: Principal, row: JobRow) -> bool:
+    project = s.get(Project, row.project_id)
+    return project is not None and can_read_job(p, project.id, project.org_id)
 
 
 def _wait_view(w: JobWait | None) -> WaitView | None:

@@ -69,6 +69,14 @@ def get(s: Session, job_id: str, *, lock: bool = False) -> JobRow | None:
     return s.scalars(q).one_or_none()
 
 
+def get_many(s: Session, job_ids: Sequence[str], *, lock: bool = False) -> dict[str, JobRow]:
+    """The rows of ``job_ids`` that exist, by id, in one query (a batch's worth)."""
+    q = select(JobRow).where(JobRow.id.in_(list(job_ids)))
+    if lock:
+        q = q.with_for_update()
+    return {row.id: row for row in s.scalars(q)}
+
+
 def apply_transition(
     s: Session, row: JobRow, target: JobState, *, at: float, reason: str, actor: str | None = None
 ) -> None:

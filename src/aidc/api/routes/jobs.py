@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from aidc.api.deps import CenterDep, PrincipalDep
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
-from aidc.schemas import ErrorBody, EventView, JobView
+from aidc.schemas import CancelRequest, CancelResultView, ErrorBody, EventView, JobView
 from aidc.services import job_export, jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -41,6 +41,12 @@ def list_jobs(
 ) -> list[JobView]:
     """Jobs you may see (your projects; your organisation's if you are its admin)."""
     return jobs.list_jobs(c, p, state=state, project=project, user=user, limit=limit)
+
+
+@router.post("/cancel", responses=ERRORS)
+def cancel_jobs(body: CancelRequest, c: CenterDep, p: PrincipalDep) -> list[CancelResultView]:
+    """Cancel many jobs at once (``aidc cancel ID ID ...``); each gets its own result."""
+    return [CancelResultView(**vars(r)) for r in jobs.cancel_jobs(c, p, body.ids)]
 
 
 @router.get(

@@ -1,0 +1,265 @@
+"""Engines benchmark: aidc on each engine against the engine on its own.
+
+    .venv/bin/python benchmarks/engines.py                       # every engine found here
+    .venv/bin/python benchmarks/engines.py --engines local --phases scale
+
+Phases:
+
+* latency: N (200) trivial one-GPU jobs submitted at once, through `aidc server` on each
+  engine (local; Slurm and Ray where their dev clusters run), and the same jobs straight
+  through `sbatch` and `ray job submit` (the outside baseline). Submit-to-start is the
+  job's own start timestamp minus the client's clock just before its submit call; jobs/s
+  is N over the time from the first submit until every job has ended.
+* scale: a center on one machine (32 nodes of 8 GPUs: 256 GPUs) for the local engine and
+  for plain Slurm (32 slurmd of 8 fake GPUs: `scripts/slurm-dev up --nodes 32 --gpus 8`):
+  the end-to-end rate of 2,000 trivial jobs; the start rate from a 2,000-deep queue of
+  `sleep 600` (a gang blocker holds every GPU while the queue is submitted; the clock
+  starts when it has ended and stops when every GPU runs a job); the time to cancel 512
+  running one-CPU jobs (from the first cancel until all have ended).
+
+Progress goes to stderr; one JSON object to stdout. Targets are reported as pass/fail; the
+exit status is 0 either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tests.server_process import ServerProcess  # noqa: E402
+
+from engine_rigs import RECORD, Submitted, burst, local_inventory, wait_starts  # noqa: E402
+from loadgen import log, summary  # noqa: E402
+from machine import cpu_model  # noqa: E402
+
+USER, PROJECT = "minji", "hanbit-vision"
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "LOST"}
+# (target, True: at least / False: at most)
+TARGETS = {
+    "starts_per_s": (200.0, True),
+    "trivial_jobs_per_s": (80.0, True),
+    "cancel_512_s": (5.0, False),
+}
+MAX_OVERHEAD = 0.20
+
+
+class Aidc:
+    """An `aidc server --demo` on an inventory, and a few HTTP calls against it."""
+
+    def __init__(self, home: Path, inventory: str, workers: int = 2) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "inventory.toml").write_text(inventory)
+        self.srv = ServerProcess(
+            home,
+            f"sqlite:///{home / 'aidc.db'}",
+            extra_args=("--inventory", str(home / "inventory.toml"), "--workers", str(workers)),
+        )
+
+    def __enter__(self) -> Aidc:
+        self.srv.start(timeout=60)
+        self.headers = {"Authorization": f"Bearer {self.srv.tokens[USER]}"}
+        self.http = httpx.Client(base_url=self.srv.url, headers=self.headers, timeout=60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+        self.srv.stop()
+
+    def submit_many(self, specs: list[dict[str, Any]], clients: int = 4) -> list[Submitted]:
+        local = {}
+
+        def one(i: int) -> Submitted:
+            import threading
+
+            c = local.get(threading.get_ident())
+            if c is None:
+                c = local[threading.get_ident()] = httpx.Client(
+                    base_url=self.srv.url, headers=self.headers, timeout=60
+                )
+            t = time.time_ns()
+            r = c.post("/v1/jobs", json=specs[i])
+            r.raise_for_status()
+            return Submitted(specs[i].get("env", {}).get("BENCH_TAG", str(i)), t, r.json()["id"])
+
+        done, _ = burst(len(specs), one, clients)
+        for c in local.values():
+            c.close()
+        return done
+
+    def states(self, ids: list[str]) -> dict[str, str]:
+        """Every job's state in one request (the history export has them all)."""
+        r = self.http.get("/v1/jobs/export")
+        r.raise_for_status()
+        rows = csv.DictReader(io.StringIO(r.text))
+        out = {row["job_id"]: row["state"] for row in rows}
+        return {i: out.get(i, "?") for i in ids}
+
+    def wait_all(self, ids: list[str], states: set[str], timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while True:
+            now = self.states(ids)
+            if all(s in states for s in now.values()):
+                return time.perf_counter()
+            if time.monotonic() > deadline:
+                left = sum(s not in states for s in now.values())
+                raise RuntimeError(f"{left} jobs not {states} after {timeout:.0f}s")
+            time.sleep(0.1)
+
+    def cancel_many(self, ids: list[str]) -> None:
+        """One bulk request per 1,000 jobs, as `aidc cancel ID...` (and `scancel ID...`)."""
+        for start in range(0, len(ids), 1000):
+            r = self.http.post("/v1/jobs/cancel", json={"ids": ids[start : start + 1000]})
+            r.raise_for_status()
+
+
+def job(tag: str, starts: Path, script: str, gpus: int = 1, **extra: Any) -> dict[str, Any]:
+    env = {"BENCH_TAG": tag, "BENCH_STARTS": str(starts)}
+    spec = {"project": PROJECT, "script": script, "accelerators": gpus, "env": env}
+    return {"time_limit_s": 3600, **spec, **extra}
+
+
+def latency_through_aidc(name: str, inventory: str, tmp: Path, n: int) -> dict[str, Any]:
+    starts = tmp / f"{name}-starts"
+    with Aidc(tmp / f"{name}-home", inventory) as aidc:
+        specs = [job(f"{name}-{i}", starts, RECORD) for i in range(n)]
+        t0 = time.perf_counter()
+        subs = aidc.submit_many(specs)
+        seen = wait_starts(starts, {s.tag for s in subs}, timeout=600)
+        end = aidc.wait_all([s.engine_id for s in subs], TERMINAL, timeout=600)
+        failed = [
+            i for i, s in aidc.states([s.engine_id for s in subs]).items() if s != "SUCCEEDED"
+        ]
+    return result(subs, seen, end - t0, failed)
+
+
+def result(
+    subs: list[Submitted], seen: dict[str, int], wall_s: float, failed: list[str]
+) -> dict[str, Any]:
+    latencies = [seen[s.tag] - s.submit_ns for s in subs]
+    return {
+        "jobs": len(subs),
+        "submit_to_start": summary(latencies, (50, 99)),
+        "jobs_per_s": round(len(subs) / wall_s, 1),
+        "wall_s": round(wall_s, 2),
+        "not_succeeded": len(failed),
+    }
+
+
+def scale_local(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    starts = tmp / "scale-local-starts"
+    out: dict[str, Any] = {}
+    inventory = local_inventory(args.scale_nodes, args.scale_gpus)
+    gpus = args.scale_nodes * args.scale_gpus
+    with Aidc(tmp / "scale-local-home", inventory) as aidc:
+        log(f"scale/local: {args.trivial} trivial jobs end to end")
+        specs = [job(f"t{i}", starts, RECORD) for i in range(args.trivial)]
+        t0 = time.perf_counter()
+        subs = aidc.submit_many(specs)
+        end = aidc.wait_all([s.engine_id for s in subs], TERMINAL, timeout=900)
+        out["trivial_jobs_per_s"] = round(len(subs) / (end - t0), 1)
+
+        log(f"scale/local: start rate from a {args.queue}-deep queue on {gpus} GPUs")
+        blocker = aidc.submit_many(
+            [job("blocker", starts, "sleep 600", gpus=args.scale_gpus, nodes=args.scale_nodes)]
+        )[0]
+        aidc.wait_all([blocker.engine_id], {"RUNNING"}, timeout=60)
+        sleepers = [job(f"q{i}", starts, f"{RECORD}; exec sleep 600") for i in range(args.queue)]
+        queued = aidc.submit_many(sleepers)
+        aidc.cancel_many([blocker.engine_id])
+        aidc.wait_all([blocker.engine_id], TERMINAL, timeout=60)
+        freed = aidc.http.get(f"/v1/jobs/{blocker.engine_id}").json()["finished_at"]
+        first = {s.tag for s in queued[:gpus]}
+        seen = wait_starts(starts, first, timeout=600)
+        last = max(seen[t] for t in first) / 1e9
+        out["starts_per_s"] = round(gpus / (last - freed), 1)
+        out["start_wall_s"] = round(last - freed, 2)
+        aidc.cancel_many([s.engine_id for s in reversed(queued)])
+        aidc.wait_all([s.engine_id for s in queued], TERMINAL, timeout=300)
+
+        log(f"scale/local: cancel {args.cancel} running one-CPU jobs")
+        cpu_jobs = [
+            job(f"c{i}", starts, f"{RECORD}; exec sleep 600", gpus=0) for i in range(args.cancel)
+        ]
+        running = aidc.submit_many(cpu_jobs)
+        ids = [s.engine_id for s in running]
+        wait_starts(starts, {s.tag for s in running}, timeout=600)
+        aidc.wait_all(ids, {"RUNNING"}, timeout=120)
+        t0 = time.perf_counter()
+        aidc.cancel_many(ids)
+        out["cancel_requests_s"] = round(time.perf_counter() - t0, 2)
+        end = aidc.wait_all(ids, TERMINAL, timeout=600)
+        out["cancel_512_s"] = round(end - t0, 2)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--engines", default="local,slurm,ray")
+    ap.add_argument("--phases", default="latency,scale")
+    ap.add_argument("--jobs", type=int, default=200, help="latency jobs per engine (200)")
+    ap.add_argument("--trivial", type=int, default=2000)
+    ap.add_argument("--queue", type=int, default=2000)
+    ap.add_argument("--cancel", type=int, default=512)
+    ap.add_argument("--scale-nodes", type=int, default=32)
+    ap.add_argument("--scale-gpus", type=int, default=8)
+    args = ap.parse_args()
+    engines, phases = args.engines.split(","), args.phases.split(",")
+    report: dict[str, Any] = {
+        "benchmark": "engines",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model()},
+        "latency": {},
+        "scale": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="aidc-engines-") as tmp_s:
+        tmp = Path(tmp_s)
+        if "latency" in phases and "local" in engines:
+            log(f"latency/local: {args.jobs} one-GPU jobs through aidc")
+            report["latency"]["aidc-local"] = latency_through_aidc(
+                "local", local_inventory(4, 4), tmp, args.jobs
+            )
+        if "scale" in phases and "local" in engines:
+            report["scale"]["aidc-local"] = scale_local(tmp, args)
+    report["targets"] = targets(report)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def targets(r: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    local = r["scale"].get("aidc-local", {})
+    for key, (target, at_least) in TARGETS.items():
+        if key in local:
+            ok = local[key] >= target if at_least else local[key] <= target
+            sign = ">=" if at_least else "<="
+            out[key] = {"target": f"{sign} {target:g}", "measured": local[key], "pass": ok}
+    lat = r["latency"]
+    for engine, baseline in (("slurm", "sbatch"), ("ray", "ray-job-submit")):
+        a, b = lat.get(f"aidc-{engine}"), lat.get(baseline)
+        if a and b:
+            ratio = a["submit_to_start"]["p50_ms"] / b["submit_to_start"]["p50_ms"]
+            out[f"{engine}_p50_overhead"] = {
+                "target": f"<= +{MAX_OVERHEAD:.0%}",
+                "measured": f"{ratio - 1:+.1%}",
+                "pass": ratio <= 1 + MAX_OVERHEAD,
+            }
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
