@@ -36,17 +36,15 @@ SlurmUser plus X-SLURM-USER-NAME per request). Accounts: ``root > <organisation>
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import pwd
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from aidc.core.resources import Node, NodeState
+from aidc.core.resources import Node
 from aidc.engines.base import (
     Capability,
     EngineStatus,
@@ -60,30 +58,9 @@ from aidc.engines.job_env import aidc_env
 from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json
 from aidc.engines.registry import EngineConfig
 from aidc.engines.slurm_accounts import SlurmAccounts
-from aidc.engines.slurm_cli import SlurmCli, SlurmError, exit_status, job_state
-
-HERE = Path(__file__).parent
-SHIMS = ("local_shim.py", "slurm_shim.py")
-ACTIVE = {
-    "PENDING",
-    "CONFIGURING",
-    "RUNNING",
-    "SUSPENDED",
-    "COMPLETING",
-    "REQUEUED",
-    "REQUEUE_FED",
-    "REQUEUE_HOLD",
-    "RESIZING",
-    "SIGNALING",
-    "STAGE_OUT",
-    "STOPPED",
-}
-# Ends where Slurm, not the job, decided: its state and reason go into the status.
-ABNORMAL = {"NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
-_GRES = re.compile(r"gpu:(?:([^:(,]+):)?(\d+)")
-# Slurm node states that mean "not usable now".
-_DOWN_STATES = {"down", "unknown", "future", "error", "fail", "failing"}
-_DOWN_FLAGS = {"NOT_RESPONDING", "POWERED_DOWN", "POWER_DOWN", "FAIL", "MAINTENANCE"}
+from aidc.engines.slurm_cli import SlurmCli, SlurmError, job_state
+from aidc.engines.slurm_status import ACTIVE, finished_status, node_from_sinfo
+from aidc.engines.slurm_submit import chown_tree, install_shims, sbatch_args
 
 
 class SlurmEngine:
@@ -119,7 +96,7 @@ class SlurmEngine:
         self.manage_accounts = accounts
         self.service_user = pwd.getpwuid(os.getuid()).pw_name
         self.shim_dir = self.jobs_dir / ".aidc"
-        self._install_shims()
+        install_shims(self.shim_dir)
 
     # -- protocol -------------------------------------------------------------------------
 
@@ -128,26 +105,8 @@ class SlurmEngine:
         nodes = []
         for n in self.cli.nodes():
             pool = next((pool_of[p] for p in n.get("partitions") or [] if p in pool_of), None)
-            if pool is None:
-                continue
-            m = _GRES.search(str(n.get("gres") or ""))
-            accel, count = ("cpu", 0)
-            if m and int(m.group(2)):
-                accel, count = (m.group(1) or "gpu"), int(m.group(2))
-            state, reason = _node_state(n)
-            nodes.append(
-                Node(
-                    name=str(n["name"]),
-                    pool=pool,
-                    cpus=int(n.get("cpus") or 0),
-                    memory_mib=int(n.get("real_memory") or 0),
-                    accelerator_type=accel,
-                    devices=tuple(range(count)),
-                    labels={"pool": pool, "partition": self.partitions[pool]},
-                    state=state,
-                    state_reason=reason,
-                )
-            )
+            if pool is not None:
+                nodes.append(node_from_sinfo(n, pool, self.partitions[pool]))
         return nodes
 
     def set_listener(self, on_change: Callable[[], None]) -> None:
@@ -215,8 +174,9 @@ class SlurmEngine:
         for k in range(n):
             (run_dir / f"rank-{k}").mkdir(exist_ok=True)
         if user != self.service_user:
-            _chown_tree(user, [job_dir, checkpoints])
-        args = self._sbatch_args(job, name, partition, account, user, log, cwd)
+            chown_tree(user, [job_dir, checkpoints])
+        as_user = None if user == self.service_user else user
+        args = sbatch_args(job, name, partition, account, as_user, log, cwd, self.grace_s)
         try:
             out = self.cli.run([*args, str(batch)])
         except SlurmError as e:
@@ -266,7 +226,8 @@ class SlurmEngine:
         if state in ACTIVE and not (state == "COMPLETING" and ended is not None):
             why = f"Slurm {state}" + (f" ({reason})" if reason and reason != "None" else "")
             return EngineStatus(Outcome.RUNNING, reason=why, details=details)
-        return self._finished(handle, state, reason, job, ended, details)
+        stop = _load_json(run_dir / "rank-0" / "stop.json")
+        return finished_status(state, reason, job, ended, stop, details)
 
     def recover(self, job_id: str, attempt: int | None = None) -> Handle | None:
         if attempt is None:
@@ -326,42 +287,6 @@ class SlurmEngine:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _finished(
-        self,
-        handle: Handle,
-        state: str,
-        reason: str,
-        job: dict[str, Any],
-        ended: EngineStatus | None,
-        details: dict[str, Any],
-    ) -> EngineStatus:
-        slurm = f"Slurm {state}" + (f": {reason}" if reason and reason != "None" else "")
-        if ended is not None:
-            if state in ABNORMAL:
-                return EngineStatus(
-                    Outcome.FAILED, ended.exit_code, f"{slurm}; {ended.reason}", details
-                )
-            return EngineStatus(
-                ended.outcome, ended.exit_code, ended.reason, {**details, **ended.details}
-            )
-        stop = _load_json(Path(handle["dir"]) / "rank-0" / "stop.json")
-        code, signame = exit_status(job)
-        if stop:
-            if stop.get("kind") == "preempt":
-                why = str(stop.get("reason") or "preempted to make room for another job")
-                return EngineStatus(Outcome.PREEMPTED, code, why, details)
-            return EngineStatus(Outcome.CANCELLED, code, "cancelled", details)
-        if state == "COMPLETED":
-            return EngineStatus(Outcome.SUCCEEDED, 0, "exit code 0", details)
-        if state == "TIMEOUT":
-            return EngineStatus(Outcome.TIMEOUT, code, f"timeout: {slurm} time limit", details)
-        if state == "CANCELLED":
-            return EngineStatus(Outcome.CANCELLED, code, f"cancelled in Slurm ({slurm})", details)
-        if state == "PREEMPTED":
-            return EngineStatus(Outcome.PREEMPTED, code, f"preempted by Slurm ({slurm})", details)
-        how = f"killed by signal {signame}" if signame else f"exit code {code}"
-        return EngineStatus(Outcome.FAILED, code, f"{slurm} ({how})", details)
-
     def _stop(self, handle: Handle, stop: dict[str, object]) -> None:
         """Write the stop request into every rank's folder, then SIGTERM the whole job;
         the in-job supervisors enforce the grace (SIGKILL) without aidc."""
@@ -386,47 +311,6 @@ class SlurmEngine:
                 # would end the step at once on a SIGTERM, cutting the grace short.
                 self.cli.run(["scancel", "--signal=TERM", slurm_id])
         self.cli.invalidate()
-
-    def _sbatch_args(
-        self,
-        job: LaunchRequest,
-        name: str,
-        partition: str,
-        account: str | None,
-        user: str,
-        log: Path,
-        cwd: str,
-    ) -> list[str]:
-        nodes = job.placement.nodes
-        first = nodes[0]
-        minutes = math.ceil((job.time_limit_s + self.grace_s) / 60) + 1
-        args = [
-            "sbatch",
-            "--parsable",
-            f"--job-name={name}",
-            f"--nodelist={','.join(p.node for p in nodes)}",
-            f"--nodes={len(nodes)}",
-            "--ntasks-per-node=1",
-            f"--cpus-per-task={max(p.cpus for p in nodes)}",
-            f"--mem={max(p.memory_mib for p in nodes)}M",
-            f"--time={minutes}",
-            f"--partition={partition}",
-            f"--output={log}",
-            "--open-mode=append",
-            f"--chdir={cwd}",
-            # aidc requeues (as a new attempt); Slurm must not rerun a run by itself.
-            "--no-requeue",
-            "--export=ALL",  # that is: the clean environment SlurmCli runs sbatch with
-        ]
-        if account is not None:
-            args.append(f"--account={account}")
-        count = len(first.devices)
-        if count:
-            args.append(f"--gres=gpu:{first.accelerator_type}:{count}")
-        if user != self.service_user:
-            pw = pwd.getpwnam(user)
-            args += [f"--uid={pw.pw_uid}", f"--gid={pw.pw_gid}"]
-        return args
 
     def _find(self, name: str, *, fresh: bool) -> dict[str, Any] | None:
         """The job named ``name`` that slurmctld knows (any state), if any."""
@@ -470,41 +354,9 @@ class SlurmEngine:
         os.chmod(path, 0o700)
         return path
 
-    def _install_shims(self) -> None:
-        """Copy the supervisors to the shared jobs folder (compute nodes run them there)."""
-        self.shim_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.shim_dir, 0o755)
-        for name in SHIMS:
-            src, dst = HERE / name, self.shim_dir / name
-            if not dst.exists() or dst.read_bytes() != src.read_bytes():
-                tmp = dst.with_suffix(".tmp")
-                shutil.copyfile(src, tmp)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, dst)
-
 
 def _job_name(job_id: str, attempt: int) -> str:
     return f"aidc-{job_id}-{attempt}"
-
-
-def _node_state(n: dict[str, Any]) -> tuple[NodeState, str]:
-    state = str(n.get("state") or "").lower()
-    flags = {str(f).upper() for f in n.get("state_flags") or []}
-    reason = str(n.get("reason") or "")
-    if state in _DOWN_STATES or flags & _DOWN_FLAGS:
-        why = reason or f"Slurm state {state}{'+' + '+'.join(sorted(flags)) if flags else ''}"
-        return NodeState.DOWN, why
-    if "DRAIN" in flags or state in ("drained", "draining"):
-        return NodeState.DRAINED, reason or "drained in Slurm"
-    return NodeState.UP, ""
-
-
-def _chown_tree(user: str, paths: list[Path]) -> None:
-    pw = pwd.getpwnam(user)
-    for top in paths:
-        for root, dirs, files in os.walk(top):
-            for name in [root, *(os.path.join(root, x) for x in dirs + files)]:
-                os.chown(name, pw.pw_uid, pw.pw_gid)
 
 
 def from_config(config: EngineConfig) -> SlurmEngine:
