@@ -142,6 +142,25 @@ def test_exit_codes_signals_and_launch_once(engine: SlurmEngine) -> None:
         engine.launch(request("exit42", command=["sh", "-c", "exit 42"]))
 
 
+def test_ends_decided_by_slurm_carry_its_state_and_reason(
+    cluster: None, engine: SlurmEngine, tmp_path: Path
+) -> None:
+    # The supervisor cannot start (no such interpreter on the node): Slurm's FAILED.
+    broken = SlurmEngine(
+        tmp_path / "broken", ["hpc"], grace_s=GRACE_S, conf=CONF, python="/nonexistent/python3"
+    )
+    h = broken.launch(request("no-python"))
+    status = wait_state(broken, h)
+    assert status.outcome is Outcome.FAILED and status.exit_code == 127, status
+    assert status.reason.startswith("Slurm FAILED"), status
+    # Cancelled behind aidc's back (an operator's scancel): Slurm's CANCELLED.
+    h = engine.launch(request("scancelled", command=["sleep", "60"]))
+    wait_state(engine, h, running=True)
+    slurm("scancel", str(h["slurm_job_id"]))
+    status = wait_state(engine, h)
+    assert status.outcome is Outcome.CANCELLED and "cancelled in Slurm" in status.reason
+
+
 def test_time_limit_is_enforced_in_about_limit_plus_grace(engine: SlurmEngine) -> None:
     h = engine.launch(request("limit", time_limit_s=2, command=["sleep", "60"]))
     wait_state(engine, h, running=True)

@@ -48,9 +48,18 @@ def finished_status(
             return EngineStatus(
                 Outcome.FAILED, ended.exit_code, f"{slurm}; {ended.reason}", details
             )
-        return EngineStatus(
-            ended.outcome, ended.exit_code, ended.reason, {**details, **ended.details}
-        )
+        details = {**details, **ended.details}
+        if ended.outcome is Outcome.CANCELLED and not stop:
+            # The supervisor got a SIGTERM aidc did not send: Slurm's time limit, or an
+            # operator's scancel.
+            if state == "TIMEOUT":
+                return EngineStatus(
+                    Outcome.TIMEOUT, ended.exit_code, f"timeout: {slurm} time limit", details
+                )
+            return EngineStatus(
+                Outcome.CANCELLED, ended.exit_code, f"cancelled in Slurm ({slurm})", details
+            )
+        return EngineStatus(ended.outcome, ended.exit_code, ended.reason, details)
     code, signame = exit_status(job)
     if stop:
         if stop.get("kind") == "preempt":
