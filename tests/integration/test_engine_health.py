@@ -41,6 +41,11 @@ class Flaky(LocalEngine):
         self._check()
         return super().launch(job)
 
+    def launch_many(self, jobs: list[LaunchRequest]) -> list[Handle | Exception]:
+        if self.down:
+            return [EngineUnavailable("connection refused (daemon stopped)") for _ in jobs]
+        return super().launch_many(jobs)
+
     def inventory(self) -> list[Node]:
         self._check()
         return super().inventory()

@@ -19,7 +19,15 @@ from collections.abc import Iterable
 
 from aidc.controller.engine_health import EngineHealth
 from aidc.core.job_states import JobState
-from aidc.engines.base import EngineStatus, EngineUnavailable, Handle, LaunchError, Outcome
+from aidc.engines.base import (
+    EngineStatus,
+    EngineUnavailable,
+    Handle,
+    LaunchError,
+    LaunchRequest,
+    Outcome,
+    launch_all,
+)
 from aidc.scheduler import Decision, Explanation, Plan, Planner, Preemption, Snapshot
 from aidc.services import execution
 from aidc.services.center import Center
@@ -218,6 +226,7 @@ class Controller:
         between leaves STARTING jobs, which ``recover`` finds again or marks LOST."""
         launched: list[tuple[str, Handle]] = []
         failed: list[tuple[str, EngineStatus]] = []
+        by_engine: dict[str, list[LaunchRequest]] = {}
         for admitted in execution.admit_many(self.center, decisions):
             if admitted is None:
                 continue  # it moved meanwhile (cancelled after the snapshot)
@@ -226,19 +235,25 @@ class Controller:
             if down is not None:
                 self._requeue_unlaunched(engine_name, request.job_id, down)
                 continue
-            try:
-                handle = self.center.engines[engine_name].launch(request)
-            except EngineUnavailable as e:
-                self.health.failed(engine_name, str(e))
-                self._requeue_unlaunched(engine_name, request.job_id, str(e))
-            except LaunchError as e:
-                failed.append((request.job_id, EngineStatus(Outcome.FAILED, reason=str(e))))
-            except Exception as e:
-                log.exception("engine %s failed to launch %s", engine_name, request.job_id)
-                why = f"engine {engine_name} could not launch: {e}"
-                failed.append((request.job_id, EngineStatus(Outcome.FAILED, reason=why)))
-            else:
-                launched.append((request.job_id, handle))
+            by_engine.setdefault(engine_name, []).append(request)
+        for engine_name, requests in by_engine.items():
+            engine = self.center.engines[engine_name]
+            for request, result in zip(requests, launch_all(engine, requests), strict=True):
+                if isinstance(result, EngineUnavailable):
+                    self.health.failed(engine_name, str(result))
+                    self._requeue_unlaunched(engine_name, request.job_id, str(result))
+                elif isinstance(result, LaunchError):
+                    failed.append(
+                        (request.job_id, EngineStatus(Outcome.FAILED, reason=str(result)))
+                    )
+                elif isinstance(result, Exception):
+                    log.error(
+                        "engine %s failed to launch %s: %r", engine_name, request.job_id, result
+                    )
+                    why = f"engine {engine_name} could not launch: {result}"
+                    failed.append((request.job_id, EngineStatus(Outcome.FAILED, reason=why)))
+                else:
+                    launched.append((request.job_id, result))
         execution.record_launched_many(self.center, launched, reason="process started")
         execution.record_statuses(self.center, failed)
 
@@ -270,3 +285,10 @@ class Controller:
             log.exception("engine %s failed to preempt %s", order.engine, order.job_id)
             return
         self._preempt_sent.add(order.job_id)
+
+
+def _launch_failure(engine: str, job_id: str, e: Exception) -> EngineStatus:
+    if isinstance(e, LaunchError):  # the engine's own words, for the user
+        return EngineStatus(Outcome.FAILED, reason=str(e))
+    log.error("engine %s failed to launch %s: %r", engine, job_id, e)
+    return EngineStatus(Outcome.FAILED, reason=f"engine {engine} could not launch: {e}")

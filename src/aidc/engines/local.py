@@ -34,7 +34,7 @@ from aidc.engines.base import (
     Outcome,
 )
 from aidc.engines.job_env import aidc_env, device_env, rank_env
-from aidc.engines.local_spawner import Spawner, SpawnerGone
+from aidc.engines.local_spawner import Spawner
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
 # Variables passed through from the server's environment; everything else (database URLs,
@@ -67,6 +67,53 @@ class LocalEngine:
         self._on_change = on_change
 
     def launch(self, job: LaunchRequest) -> Handle:
+        result = self.launch_many([job])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def launch_many(self, jobs: list[LaunchRequest]) -> list[Handle | Exception]:
+        """``launch`` for a batch: every run folder is written, then one round trip to the
+        fork server starts all supervisors."""
+        results: list[Handle | Exception] = []
+        ready: list[tuple[int, LaunchRequest, Path]] = []
+        for job in jobs:
+            try:
+                ready.append((len(results), job, self._prepare(job)))
+                results.append(LaunchError("not started"))
+            except LaunchError as e:
+                results.append(e)
+        pids = self._spawner.spawn([run_dir for _, _, run_dir in ready])
+        for (i, job, run_dir), pid in zip(ready, pids, strict=True):
+            log = str(self.jobs_dir / job.job_id / "job.log")
+            if pid is not None:
+                results[i] = {
+                    "dir": str(run_dir),
+                    "pid": pid,
+                    "create_time": _create_time(pid),
+                    "log": log,
+                }
+                continue
+            # No answer: the supervisor may have been forked before the fork server died.
+            handle = self.recover(job.job_id, job.attempt)
+            if handle is None:
+                retried = self._spawner.spawn([run_dir])[0]
+                if retried is None:
+                    results[i] = LaunchError(
+                        f"the local fork server died; see {self._spawner.errors}"
+                    )
+                    continue
+                handle = {
+                    "dir": str(run_dir),
+                    "pid": retried,
+                    "create_time": _create_time(retried),
+                    "log": log,
+                }
+            results[i] = handle
+        return results
+
+    def _prepare(self, job: LaunchRequest) -> Path:
+        """Write run ``job.attempt``'s folder (launch.json last); the folder."""
         unknown = {n.node for n in job.placement.nodes} - {n.name for n in self._nodes}
         if unknown:
             raise LaunchError(f"node {sorted(unknown)[0]} is not a node of this host")
@@ -103,11 +150,7 @@ class LocalEngine:
             "grace_s": self.grace_s,
         }
         _write_json(run_dir / "launch.json", launch)
-        try:
-            pid = self._spawner.spawn(run_dir)
-        except SpawnerGone as e:
-            raise LaunchError(str(e)) from None
-        return {"dir": str(run_dir), "pid": pid, "create_time": _create_time(pid), "log": str(log)}
+        return run_dir
 
     def poll(self, handle: Handle) -> EngineStatus:
         run_dir = Path(handle["dir"])
@@ -134,12 +177,7 @@ class LocalEngine:
                     shim = _load_json(run_dir / "shim.json") or {}
                     pid = shim.get("pid", 0)
                     assert isinstance(pid, int)
-                    return {
-                        "dir": str(run_dir),
-                        "pid": pid,
-                        "create_time": _create_time(pid),
-                        "log": str(self.jobs_dir / job_id / "job.log"),
-                    }
+                    return self._handle(run_dir, pid)
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.05)
@@ -180,6 +218,11 @@ class LocalEngine:
         if (run_dir / "shim.json").exists():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(handle["pid"]), signal.SIGTERM)
+
+    def _handle(self, run_dir: Path, pid: int) -> Handle:
+        job_dir = run_dir.parent if run_dir.name.startswith("attempt-") else run_dir
+        log = str(job_dir / "job.log")
+        return {"dir": str(run_dir), "pid": pid, "create_time": _create_time(pid), "log": log}
 
     def _run_dir(self, job_id: str, attempt: int | None) -> Path:
         """The folder of run ``attempt``; None: the latest run. Runs launched before

@@ -283,9 +283,10 @@ def _supervise_forked(run_dir: str, fds: "list[int]") -> None:
         os._exit(code)
 
 
-def serve() -> None:
+def serve(exits_fd: int) -> None:
     """The fork server: reads run folders from stdin, one per line, forks a supervisor for
-    each and answers its pid on stdout; answers ``exit PID`` when one ends (it reaps them).
+    each and answers its pid on stdout; writes ``exit PID`` to ``exits_fd`` when one ends
+    (it reaps them). Two pipes, so that whoever launches reads its answer itself.
     Forking this small, already started process costs about a millisecond, where starting a
     new interpreter per job costs 15-20 ms of CPU. It ends at EOF (the server went away);
     supervisors still running then carry on as orphans of init."""
@@ -298,6 +299,7 @@ def serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin = sys.stdin.fileno()
     out = sys.stdout.buffer
+    exits = os.fdopen(exits_fd, "wb")
     sel = selectors.DefaultSelector()
     sel.register(stdin, selectors.EVENT_READ)
     sel.register(wake_r, selectors.EVENT_READ)
@@ -317,8 +319,9 @@ def serve() -> None:
             run_dir = line.decode()
             pid = os.fork()
             if pid == 0:
-                _supervise_forked(run_dir, [wake_r, wake_w, stdin, out.fileno()])
+                _supervise_forked(run_dir, [wake_r, wake_w, stdin, out.fileno(), exits_fd])
             out.write(f"{pid}\n".encode())
+            out.flush()
         while True:  # reap every supervisor that ended (they are its only children)
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -326,12 +329,12 @@ def serve() -> None:
                 break
             if pid == 0:
                 break
-            out.write(f"exit {pid}\n".encode())
-        out.flush()
+            exits.write(f"exit {pid}\n".encode())
+        exits.flush()
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "--serve":
-        serve()
+        serve(int(sys.argv[2]))
     else:
         main(sys.argv[1])

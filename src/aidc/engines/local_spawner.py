@@ -6,7 +6,7 @@ server and the aidc server; the fork server ends when aidc closes its stdin (or 
 from __future__ import annotations
 
 import contextlib
-import queue
+import os
 import subprocess
 import sys
 import threading
@@ -14,39 +14,41 @@ from collections.abc import Callable
 from pathlib import Path
 
 SHIM = Path(__file__).with_name("local_shim.py")
-REPLY_TIMEOUT_S = 30.0
-
-
-class SpawnerGone(Exception):
-    """The fork server exited; a new one is started on the next launch."""
 
 
 class Spawner:
     def __init__(self, on_exit: Callable[[], None], errors: Path) -> None:
         self._on_exit = on_exit
-        self._errors = errors
+        self.errors = errors
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._replies: queue.Queue[int | None] = queue.Queue()
 
-    def spawn(self, run_dir: Path) -> int:
-        """Fork a supervisor for ``run_dir``; its pid."""
+    def spawn(self, run_dirs: list[Path]) -> list[int | None]:
+        """Fork a supervisor for each of ``run_dirs``: their pids, in order. All requests
+        go out before the first answer is read, so a batch costs about one round trip.
+        None: no answer came (the fork server died); that supervisor may or may not run,
+        so the caller must look for it before trying again."""
+        if not run_dirs:
+            return []
         with self._lock:
-            for attempt in (1, 2):
-                proc = self._running()
-                assert proc.stdin is not None
-                try:
-                    proc.stdin.write(f"{run_dir}\n".encode())
-                    proc.stdin.flush()
-                    pid = self._replies.get(timeout=REPLY_TIMEOUT_S)
-                except (BrokenPipeError, queue.Empty):
-                    pid = None
-                if pid is not None:
-                    return pid
+            proc = self._running()
+            assert proc.stdin is not None and proc.stdout is not None
+            pids: list[int | None] = []
+            # Written and answered on this thread: no hand-off to another thread (and its
+            # wait for the GIL) per launch.
+            try:
+                proc.stdin.write(b"".join(f"{d}\n".encode() for d in run_dirs))
+                proc.stdin.flush()
+                for _ in run_dirs:
+                    reply = proc.stdout.readline()
+                    if not reply.strip().isdigit():
+                        break
+                    pids.append(int(reply))
+            except BrokenPipeError:
+                pass
+            if len(pids) < len(run_dirs):
                 self._drop(proc)
-                if attempt == 2:
-                    raise SpawnerGone(f"the local fork server died; see {self._errors}")
-        raise AssertionError("unreachable")
+            return pids + [None] * (len(run_dirs) - len(pids))
 
     def close(self) -> None:
         with self._lock:
@@ -56,29 +58,29 @@ class Spawner:
     def _running(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        self._errors.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._errors, "ab") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(SHIM), "--serve"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                start_new_session=True,
-                close_fds=True,
-            )
+        self.errors.parent.mkdir(parents=True, exist_ok=True)
+        exits_r, exits_w = os.pipe()
+        try:
+            with open(self.errors, "ab") as err:
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", "-S", str(SHIM), "--serve", str(exits_w)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    start_new_session=True,
+                    close_fds=True,
+                    pass_fds=(exits_w,),
+                )
+        finally:
+            os.close(exits_w)
         self._proc = proc
-        self._replies = queue.Queue()
-        threading.Thread(target=self._read, args=(proc, self._replies), daemon=True).start()
+        threading.Thread(target=self._watch_exits, args=(proc, exits_r), daemon=True).start()
         return proc
 
-    def _read(self, proc: subprocess.Popen[bytes], replies: queue.Queue[int | None]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith(b"exit "):
+    def _watch_exits(self, proc: subprocess.Popen[bytes], exits_r: int) -> None:
+        with os.fdopen(exits_r, "rb") as exits:
+            for _ in exits:
                 self._on_exit()
-            elif line.strip().isdigit():
-                replies.put(int(line))
-        replies.put(None)  # EOF: a launch waiting for its pid learns at once
         proc.wait()
         self._on_exit()  # whatever it supervised is now on its own; look again
 
