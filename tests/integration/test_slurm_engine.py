@@ -161,6 +161,26 @@ def test_ends_decided_by_slurm_carry_its_state_and_reason(
     assert status.outcome is Outcome.CANCELLED and "cancelled in Slurm" in status.reason
 
 
+def test_one_squeue_serves_the_polls_of_many_jobs(
+    engine: SlurmEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handles = [engine.launch(request(f"many{i}", (f"n{i % 4 + 1}",))) for i in range(4)]
+    for h in handles:
+        wait_state(engine, h)
+    calls: list[str] = []
+    real_run = engine.cli.run
+
+    def counting_run(args: list[str], **kw: bool) -> str:
+        calls.append(args[0])
+        return real_run(args, **kw)
+
+    monkeypatch.setattr(engine.cli, "run", counting_run)
+    engine.cli.invalidate()
+    for _ in range(5):
+        assert all(engine.poll(h).outcome is Outcome.SUCCEEDED for h in handles)
+    assert calls == ["squeue"]
+
+
 def test_time_limit_is_enforced_in_about_limit_plus_grace(engine: SlurmEngine) -> None:
     h = engine.launch(request("limit", time_limit_s=2, command=["sleep", "60"]))
     wait_state(engine, h, running=True)
