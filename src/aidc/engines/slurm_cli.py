@@ -57,6 +57,7 @@ class SlurmCli:
         self.env = env
         self._controller = _controller_address(conf_path or "/etc/slurm/slurm.conf")
         self._lock = threading.Lock()
+        # key -> (valid until, answer)
         self._cache: dict[str, tuple[float, Any]] = {}
 
     # -- running tools --------------------------------------------------------------------
@@ -123,14 +124,21 @@ class SlurmCli:
     # -- cluster-wide answers, cached -----------------------------------------------------
 
     def cached(self, key: str, args: Sequence[str], *, check_controller: bool = True) -> Any:
-        """One call's answer shared by every caller for SNAPSHOT_TTL_S."""
+        """One call's answer shared by every caller for SNAPSHOT_TTL_S, or for twice as
+        long as the call took (squeue --json of thousands of jobs takes a while: polling
+        must not keep slurmctld and this host busy with it)."""
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None and time.monotonic() - hit[0] < SNAPSHOT_TTL_S:
+            if hit is not None and time.monotonic() < hit[0]:
                 return hit[1]
+        t0 = time.monotonic()
         data = self.json(args, check_controller=check_controller)
+        now = time.monotonic()
         with self._lock:
-            self._cache[key] = (time.monotonic(), data)
+            # Drop what expired (one sacct key per forgotten job would pile up).
+            for k in [k for k, (until, _) in self._cache.items() if until < now]:
+                del self._cache[k]
+            self._cache[key] = (now + max(SNAPSHOT_TTL_S, 2 * (now - t0)), data)
         return data
 
     def invalidate(self) -> None:
