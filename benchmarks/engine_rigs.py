@@ -56,15 +56,18 @@ def read_starts(path: Path) -> dict[str, int]:
     return starts
 
 
-def wait_starts(path: Path, tags: set[str], timeout: float) -> dict[str, int]:
+def wait_starts(
+    path: Path, tags: set[str], timeout: float, count: int | None = None
+) -> dict[str, int]:
+    """The start times of ``tags`` once ``count`` of them (default all) have started."""
+    need = len(tags) if count is None else count
     deadline = time.monotonic() + timeout
     while True:
-        starts = read_starts(path)
-        if tags <= starts.keys():
+        starts = {t: ns for t, ns in read_starts(path).items() if t in tags}
+        if len(starts) >= need:
             return starts
         if time.monotonic() > deadline:
-            missing = len(tags - starts.keys())
-            raise RuntimeError(f"{missing} of {len(tags)} jobs did not start in {timeout:.0f}s")
+            raise RuntimeError(f"{len(starts)} of {need} jobs started in {timeout:.0f}s")
         time.sleep(0.05)
 
 
