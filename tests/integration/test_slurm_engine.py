@@ -383,3 +383,42 @@ def test_from_config(cluster: None, tmp_path: Path) -> None:
     e = from_config(config)
     assert e.grace_s == 2.0 and e.jobs_dir == tmp_path / "shared"
     assert (tmp_path / "shared" / ".aidc" / "slurm_shim.py").exists()
+
+
+def test_the_controller_keeps_slurm_accounts_in_step_with_projects(
+    engine: SlurmEngine, tmp_path: Path
+) -> None:
+    from aidc.controller import Controller
+    from aidc.services import quota_admin, tenancy
+    from aidc.services.center import Center
+    from aidc.services.nodes import sync_inventory
+    from aidc.store import migrate
+    from aidc.store.db import Database
+    from tests.integration.tenants import make_tenants
+
+    db = Database(f"sqlite:///{tmp_path / 'aidc.db'}")
+    migrate.upgrade(db.engine)
+    center = Center(db=db, engines={"slurm": engine})
+    sync_inventory(center, [Pool("hpc", "slurm")], engine.inventory())
+    t = make_tenants(center)
+    project = f"sync-{RUN}"
+    tenancy.create_project(center, project, "Acme", ["alice"])
+
+    def fairshare() -> str | None:
+        fields = "format=account,parentname,fairshare"
+        assoc = slurm("sacctmgr", "-n", "-P", "show", "assoc", fields)
+        rows = [line.split("|") for line in assoc.splitlines()]
+        return next((r[2] for r in rows if r[0] == project and r[1] == "acme"), None)
+
+    controller = Controller(center, tick_s=0.1, inventory_every_s=0.5)
+    controller.start()  # a full sync at start: the new project has its account
+    try:
+        assert fairshare() == "1"
+        quota_admin.set_shares(center, t.root, project, 5)
+        deadline = time.monotonic() + 20
+        while fairshare() != "5" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert fairshare() == "5"
+    finally:
+        controller.stop()
+        db.dispose()
