@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/submit.py
 	$(BIN)/python benchmarks/scheduler_scale.py
 	$(BIN)/python benchmarks/sim_speed.py
+	$(BIN)/python benchmarks/engines.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks

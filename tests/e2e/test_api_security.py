@@ -103,3 +103,16 @@ def test_another_organisation_cannot_see_or_cancel_a_job(server: ServerProcess) 
     admin = {"Authorization": f"Bearer {server.tokens['admin']}"}
     assert httpx.post(f"{server.url}/v1/jobs/{job_id}/cancel", headers=admin).status_code == 200
     assert wait_state(server, job_id, {"CANCELLED"})["state"] == "CANCELLED"
+
+
+def test_bulk_cancel_cannot_touch_another_organisations_jobs(server: ServerProcess) -> None:
+    job_id = submit(server, "--", "sleep", "300")
+    other = {"Authorization": f"Bearer {server.tokens['seojun']}"}  # Mirae Mobility's admin
+    r = httpx.post(f"{server.url}/v1/jobs/cancel", json={"ids": [job_id]}, headers=other)
+    assert r.status_code == 200
+    assert r.json() == [{"job_id": job_id, "result": "not found", "message": f"no job {job_id!r}"}]
+    assert httpx.post(f"{server.url}/v1/jobs/cancel", json={"ids": [job_id]}).status_code == 401
+    bad = httpx.post(f"{server.url}/v1/jobs/cancel", json={"ids": []}, headers=other)
+    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "ids"
+    assert wait_state(server, job_id, {"RUNNING"})["state"] == "RUNNING"
+    server.cli("cancel", job_id)

@@ -165,3 +165,17 @@ def test_logs_follow_streams_until_the_job_ends(server: ServerProcess) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout == "one\ntwo\n"
     assert job_json(server, job_id)["state"] == "SUCCEEDED"
+
+
+def test_cancel_many_at_once_from_the_cli(server: ServerProcess) -> None:
+    running = submit(server, "--gpus", "4", "--", "sleep", "300")
+    assert wait_state(server, running, {"RUNNING"})["state"] == "RUNNING"
+    queued = [submit(server, "--gpus", "1", "--", "true") for _ in range(2)]
+    r = server.cli("cancel", running, *queued, "0123456789abcdef")
+    # The unknown id is the user's mistake: exit 2, but the others are cancelled anyway.
+    assert r.returncode == 2, r.stderr
+    lines = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+    assert lines[running] == "stopping"
+    assert [lines[q] for q in queued] == ["cancelled", "cancelled"]
+    assert lines["0123456789abcdef"].startswith("not found")
+    assert wait_state(server, running, {"CANCELLED"})["state"] == "CANCELLED"

@@ -13,8 +13,15 @@ from __future__ import annotations
 import logging
 import math
 
-from aidc.engines.base import Engine, EngineStatus, EngineUnavailable, Handle, Outcome
-from aidc.services import nodes
+from aidc.engines.base import (
+    AccountSync,
+    Engine,
+    EngineStatus,
+    EngineUnavailable,
+    Handle,
+    Outcome,
+)
+from aidc.services import nodes, tenancy
 from aidc.services.center import Center
 
 log = logging.getLogger("aidc.controller")
@@ -80,6 +87,22 @@ class EngineHealth:
                 continue
             self._down.pop(name, None)
             nodes.refresh_engine_nodes(self.center, name, reported, "")
+            if isinstance(engine, AccountSync):
+                self._sync_accounts(name, engine)
+
+    def sync_accounts(self) -> None:
+        """Every engine's accounts now (at start; then with each inventory read)."""
+        for name, engine in self.center.engines.items():
+            if isinstance(engine, AccountSync):
+                self._sync_accounts(name, engine)
+
+    def _sync_accounts(self, name: str, engine: AccountSync) -> None:
+        """Projects and their shares as the engine's own accounts (new projects, changed
+        shares), so its accounting and fair share agree with aidc's."""
+        try:
+            engine.sync_accounts(tenancy.project_accounts(self.center))
+        except Exception:
+            log.exception("engine %s failed to sync its accounts; trying again later", name)
 
     def _answered(self, name: str) -> None:
         if self._down.pop(name, None) is not None:

@@ -76,6 +76,7 @@ class Controller:
 
     def start(self) -> None:
         self.recover()
+        self.health.sync_accounts()
         self._thread = threading.Thread(target=self._run, name="aidc-controller", daemon=True)
         self._thread.start()
 

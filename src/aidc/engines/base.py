@@ -7,7 +7,7 @@ server can find the job again (``poll``) instead of starting it twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -108,6 +108,14 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release engine resources; running jobs keep running."""
+
+
+@runtime_checkable
+class AccountSync(Protocol):
+    """An engine with accounts of its own (Slurm), kept in step with aidc's projects."""
+
+    def sync_accounts(self, projects: Iterable[tuple[str, str, float]]) -> None:
+        """Make an account for every (project, organisation, shares), with its shares."""
 
 
 @runtime_checkable

@@ -84,6 +84,16 @@ def whoami(center: Center, p: Principal) -> WhoAmI:
         )
 
 
+def project_accounts(center: Center) -> list[tuple[str, str, float]]:
+    """Every project as (project, organisation, shares): what engines with accounts of
+    their own (Slurm's sacctmgr) keep in step."""
+    with center.db.read() as s:
+        q = select(Project.name, Organisation.name, Project.shares).join(
+            Organisation, Organisation.id == Project.org_id
+        )
+        return [(p, o, float(sh)) for p, o, sh in s.execute(q.order_by(Project.name))]
+
+
 def _org(s: Session, name: str) -> Organisation:
     org = s.scalars(select(Organisation).where(Organisation.name == name)).one_or_none()
     if org is None:
