@@ -82,8 +82,39 @@ def center(db: Database, tmp_path: Path) -> Iterator[Center]:
     engine.close()
 
 
+RAY_MODULE = "tests/integration/test_ray_engine.py"
+_last_ray_test: list[pytest.Item] = []
+
+
+def _uses_ray(item: pytest.Item) -> bool:
+    return item.nodeid.startswith(RAY_MODULE) or "[ray]" in item.nodeid
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """The tests that use the shared Ray cluster (tests/ray_cluster.py) run back to back:
+    the Ray engine's module right after the conformance suite's last Ray test, so that the
+    cluster (~800 MiB) is up only while they run, not through the rest of the suite."""
+    mine = [i for i in items if i.nodeid.startswith(RAY_MODULE)]
+    rest = [i for i in items if not i.nodeid.startswith(RAY_MODULE)]
+    last = max((k for k, i in enumerate(rest) if _uses_ray(i)), default=None)
+    if mine and last is not None:
+        items[:] = rest[: last + 1] + mine + rest[last + 1 :]
+    _last_ray_test[:] = [i for i in items if _uses_ray(i)][-1:]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield  # the test's fixtures are torn down first
+    if _last_ray_test and item is _last_ray_test[0]:
+        from tests import ray_cluster
+
+        ray_cluster.shutdown()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    # The Ray cluster the Ray tests share (tests/ray_cluster.py), if any test started it.
+    # The Ray cluster, if a test started it and it is still up (-x, -k, interrupts).
     from tests import ray_cluster
 
     ray_cluster.shutdown()

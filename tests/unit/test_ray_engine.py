@@ -143,3 +143,16 @@ def test_an_inventory_file_without_the_address_names_the_option(tmp_path: Path) 
     pools, nodes = load_inventory(path)
     with pytest.raises(EngineConfigError, match=r"engines\.ray\.address: required"):
         build_engines(Settings(home=tmp_path / "home", inventory=path), pools, nodes)
+
+
+def test_the_driver_names_exit_codes_and_signals() -> None:
+    from aidc.engines.ray_entry import _result
+
+    assert _result(0, None) == {"outcome": "succeeded", "reason": "exit code 0", "exit_code": 0}
+    assert _result(3, None)["reason"] == "exit code 3"
+    assert _result(-9, None)["reason"] == "killed by signal SIGKILL"
+    assert _result(-15, 1) == {
+        "outcome": "failed",
+        "reason": "rank 1: killed by signal SIGTERM",
+        "exit_code": -15,
+    }
