@@ -164,9 +164,12 @@ def test_ends_decided_by_slurm_carry_its_state_and_reason(
 def test_one_squeue_serves_the_polls_of_many_jobs(
     engine: SlurmEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    handles = [engine.launch(request(f"many{i}", (f"n{i % 4 + 1}",))) for i in range(4)]
+    handles = [
+        engine.launch(request(f"many{i}", (f"n{i % 4 + 1}",), command=["sleep", "30"]))
+        for i in range(4)
+    ]
     for h in handles:
-        wait_state(engine, h)
+        wait_state(engine, h, running=True)
     calls: list[str] = []
     real_run = engine.cli.run
 
@@ -177,8 +180,17 @@ def test_one_squeue_serves_the_polls_of_many_jobs(
     monkeypatch.setattr(engine.cli, "run", counting_run)
     engine.cli.invalidate()
     for _ in range(5):
-        assert all(engine.poll(h).outcome is Outcome.SUCCEEDED for h in handles)
+        assert all(engine.poll(h).outcome is Outcome.RUNNING for h in handles)
     assert calls == ["squeue"]
+    for h in handles:
+        engine.cancel(h)
+    for h in handles:
+        assert wait_state(engine, h).outcome is Outcome.CANCELLED
+    # A run whose supervisor recorded its end (here: the cancel aidc asked for) needs no
+    # Slurm tool at all.
+    calls.clear()
+    assert all(engine.poll(h).outcome is Outcome.CANCELLED for h in handles)
+    assert calls == []
 
 
 def test_time_limit_is_enforced_in_about_limit_plus_grace(engine: SlurmEngine) -> None:

@@ -143,7 +143,6 @@ class LocalEngine:
         launch = {
             "argv": argv,
             "cwd": cwd,
-            "env": envs[0],
             "rank_envs": envs,
             "log": str(log),
             "time_limit_s": job.time_limit_s,

@@ -54,6 +54,7 @@ from aidc.engines.base import (
     LaunchRequest,
     Outcome,
 )
+from aidc.engines.end_watcher import EndWatcher
 from aidc.engines.job_env import aidc_env
 from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json
 from aidc.engines.registry import EngineConfig
@@ -61,6 +62,11 @@ from aidc.engines.slurm_accounts import SlurmAccounts
 from aidc.engines.slurm_cli import SlurmCli, SlurmError, job_state
 from aidc.engines.slurm_status import ACTIVE, finished_status, node_from_sinfo
 from aidc.engines.slurm_submit import chown_tree, install_shims, sbatch_args
+
+# Ends the supervisor's record settles without Slurm's word: how the job itself ended, or
+# a stop aidc asked for (with a stop request in the run's folder).
+SETTLED = frozenset({Outcome.SUCCEEDED, Outcome.TIMEOUT, Outcome.PREEMPTED})
+STOPS = frozenset({Outcome.CANCELLED})
 
 
 class SlurmEngine:
@@ -97,6 +103,7 @@ class SlurmEngine:
         self.service_user = pwd.getpwuid(os.getuid()).pw_name
         self.shim_dir = self.jobs_dir / ".aidc"
         install_shims(self.shim_dir)
+        self._watcher: EndWatcher | None = None
 
     # -- protocol -------------------------------------------------------------------------
 
@@ -110,7 +117,11 @@ class SlurmEngine:
         return nodes
 
     def set_listener(self, on_change: Callable[[], None]) -> None:
-        """No-op: the controller polls every tick, and one squeue serves all polls."""
+        """Call ``on_change`` within 0.1 s of a run's end (its supervisor appends to one
+        file in the shared folder); between ends the controller polls every tick."""
+        if self._watcher is not None:
+            self._watcher.close()
+        self._watcher = EndWatcher(self.shim_dir / "ended", on_change)
 
     def launch(self, job: LaunchRequest) -> Handle:
         name = _job_name(job.job_id, job.attempt)
@@ -201,6 +212,12 @@ class SlurmEngine:
             # Job ids restart when a cluster's state is wiped: the name must match too.
             return job if job is not None and job.get("name") == name else None
 
+        ended = _read_exit(run_dir)
+        asked = (run_dir / "rank-0" / "stop.json").exists()
+        if ended is not None and (ended.outcome in SETTLED or (asked and ended.outcome in STOPS)):
+            # The supervisor's record says it all: no need to wait for squeue to agree
+            # (a failure waits for Slurm's word, which may name NODE_FAIL or OOM).
+            return EngineStatus(ended.outcome, ended.exit_code, ended.reason, ended.details)
         try:
             job = ours(self.cli.jobs().get(slurm_id))
             if job is None:
@@ -273,6 +290,9 @@ class SlurmEngine:
 
     def close(self) -> None:
         self.cli.invalidate()
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
 
     # -- beyond the protocol --------------------------------------------------------------
 

@@ -124,7 +124,23 @@ def _summarise(run_dir: str, n: int, srun_rc: int) -> dict[str, typing.Any]:
     return {"outcome": "succeeded", "exit_code": 0, "reason": "exit code 0"}
 
 
+def note_end(run_dir: str) -> None:
+    """Tell the engine's watcher that a run ended (aidc.engines.end_watcher)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ended")
+    try:
+        with open(path, "a") as f:
+            f.write(run_dir + "\n")
+    except OSError:
+        pass  # the controller's next pass finds the end anyway
+
+
 def run_batch(run_dir: str) -> int:
+    code = _run_batch(run_dir)
+    note_end(run_dir)
+    return code
+
+
+def _run_batch(run_dir: str) -> int:
     launch = local_shim._load_json(os.path.join(run_dir, "launch.json"))
     n = int(launch["nnodes"])
     exit_path = os.path.join(run_dir, "exit.json")
