@@ -82,22 +82,22 @@ def center(db: Database, tmp_path: Path) -> Iterator[Center]:
     engine.close()
 
 
-RAY_MODULE = "tests/integration/test_ray_engine.py"
+RAY_MODULES = ("tests/integration/test_hybrid_center.py", "tests/integration/test_ray_engine.py")
 _last_ray_test: list[pytest.Item] = []
 
 
 def _uses_ray(item: pytest.Item) -> bool:
-    return item.nodeid.startswith(RAY_MODULE) or "[ray]" in item.nodeid
+    return item.nodeid.startswith(RAY_MODULES) or "[ray]" in item.nodeid
 
 
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """The tests that use the shared Ray cluster (tests/ray_cluster.py) run back to back:
-    the Ray engine's module right after the conformance suite's last Ray test, so that the
+    the Ray modules right after the conformance suite's last Ray test, so that the
     cluster (~800 MiB) is up only while they run, not through the rest of the suite."""
-    mine = [i for i in items if i.nodeid.startswith(RAY_MODULE)]
-    rest = [i for i in items if not i.nodeid.startswith(RAY_MODULE)]
+    mine = [i for i in items if i.nodeid.startswith(RAY_MODULES)]
+    rest = [i for i in items if not i.nodeid.startswith(RAY_MODULES)]
     last = max((k for k, i in enumerate(rest) if _uses_ray(i)), default=None)
     if mine and last is not None:
         items[:] = rest[: last + 1] + mine + rest[last + 1 :]

@@ -22,7 +22,7 @@ _root: Path | None = None
 
 def unavailable() -> str | None:
     if importlib.util.find_spec("ray") is None:
-        return "ray is not installed (make test EXTRAS=dev,ray, or pip install 'aidc[ray]')"
+        return "ray is not installed (make test installs it, or pip install 'aidc[ray]')"
     return None
 
 

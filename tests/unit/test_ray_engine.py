@@ -51,7 +51,7 @@ def test_a_valid_configuration_builds_the_engine_without_asking_the_cluster(
     tmp_path: Path,
 ) -> None:
     if not HAS_RAY:
-        skip_or_fail("ray is not installed (make test EXTRAS=dev,ray)")
+        skip_or_fail("ray is not installed (make test installs it)")
     # Nothing listens there: building must not need the cluster (the server starts anyway).
     engine = from_config(
         config(tmp_path, address="http://127.0.0.1:9/", accelerator="h100", token_file="/t")

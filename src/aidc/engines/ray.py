@@ -36,12 +36,15 @@ from aidc.engines.base import (
     LaunchRequest,
     Outcome,
 )
+from aidc.engines.end_watcher import EndWatcher
 from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json
 from aidc.engines.ray_dev import auth_headers
 from aidc.engines.ray_parts import entrypoint_resources, ranks, ray_node, submission_id
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
 ENTRY = Path(__file__).with_name("ray_entry.py")
+# In jobs_dir: a line per ended run (aidc.engines.end_watcher); job folders are hex ids.
+ENDED = ".ended"
 # After a stop request, how long the driver may take over the grace before stop_job.
 STOP_MARGIN_S = 15.0
 OPTIONS = ("address", "jobs_dir", "token_file", "accelerator", "python", "place_timeout_s")
@@ -80,6 +83,7 @@ class RayEngine:
         self.jobs_dir = jobs_dir
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints_dir = jobs_dir / "checkpoints"
+        self._watcher: EndWatcher | None = None
         self.pool = pool
         self.grace_s = grace_s
         self.accelerator = accelerator
@@ -116,7 +120,12 @@ class RayEngine:
         return sorted(nodes.values(), key=lambda n: n.name)
 
     def set_listener(self, on_change: Callable[[], None]) -> None:
+        """Call ``on_change`` within 0.1 s of a run's end (its driver appends to one file
+        in the shared jobs folder); between ends the controller polls every tick."""
         self._on_change = on_change
+        if self._watcher is not None:
+            self._watcher.close()
+        self._watcher = EndWatcher(self.jobs_dir / ENDED, on_change)
 
     def launch(self, job: LaunchRequest) -> Handle:
         sid = submission_id(job.job_id, job.attempt)
@@ -148,6 +157,7 @@ class RayEngine:
             "argv": argv,
             "cwd": cwd,
             "log": str(log),
+            "ended_file": str(self.jobs_dir / ENDED),
             "time_limit_s": job.time_limit_s,
             "grace_s": self.grace_s,
             "place_timeout_s": self.place_timeout_s,
@@ -241,6 +251,9 @@ class RayEngine:
             return b""
 
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
         self._http.close()
         self._client = None
         self._jobs = None

@@ -334,6 +334,17 @@ def run(run_dir: str, launch: dict[str, typing.Any], sigterm: list[bool]) -> dic
         group.close()
 
 
+def _note_end(path: object, run_dir: str) -> None:
+    """Tell the engine's watcher that this run ended (aidc.engines.end_watcher)."""
+    if not isinstance(path, str):
+        return
+    try:
+        with open(path, "a") as f:
+            f.write(run_dir + "\n")
+    except OSError:
+        pass  # the controller's next pass finds the end anyway
+
+
 def main(run_dir: str) -> int:
     with open(os.path.join(run_dir, "launch.json")) as f:
         launch = json.load(f)
@@ -358,6 +369,7 @@ def main(run_dir: str) -> int:
     if result["outcome"] != "succeeded":
         _say(launch["log"], str(result["reason"]))
     _write_json(os.path.join(run_dir, "exit.json"), {**result, "finished_at": time.time()})
+    _note_end(launch.get("ended_file"), run_dir)
     code = result.get("exit_code")
     return (
         0
