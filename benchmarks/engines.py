@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,14 @@ class Aidc:
         self.http.close()
         self.srv.stop()
 
-    def submit_many(self, specs: list[dict[str, Any]], clients: int = 4) -> list[Submitted]:
+    def submit_many(
+        self,
+        specs: list[dict[str, Any]],
+        clients: int = 4,
+        after: Callable[[Submitted], None] | None = None,
+    ) -> list[Submitted]:
+        """POST every spec from ``clients`` threads; ``after(sub)`` runs in the submitting
+        thread before its next POST (closed loop: wait for the job's start)."""
         local = {}
 
         def one(i: int) -> Submitted:
@@ -96,7 +104,11 @@ class Aidc:
             t = time.time_ns()
             r = c.post("/v1/jobs", json=specs[i])
             r.raise_for_status()
-            return Submitted(specs[i].get("env", {}).get("BENCH_TAG", str(i)), t, r.json()["id"])
+            tag = specs[i].get("env", {}).get("BENCH_TAG", str(i))
+            sub = Submitted(tag, t, r.json()["id"])
+            if after is not None:
+                after(sub)
+            return sub
 
         done, _ = burst(len(specs), one, clients)
         for c in local.values():
@@ -135,12 +147,40 @@ def job(tag: str, starts: Path, script: str, gpus: int = 1, **extra: Any) -> dic
     return {"time_limit_s": 3600, **spec, **extra}
 
 
-def latency_through_aidc(name: str, inventory: str, tmp: Path, n: int) -> dict[str, Any]:
-    starts = tmp / f"{name}-starts"
-    with Aidc(tmp / f"{name}-home", inventory) as aidc:
+def closed_loop(starts: Path, closed: bool) -> Callable[[Submitted], None] | None:
+    """In closed-loop mode each client waits for its job to start before the next submit,
+    so submit-to-start is the path's own latency, not time spent in a queue."""
+    if not closed:
+        return None
+
+    def wait(sub: Submitted) -> None:
+        wait_starts(starts, {sub.tag}, timeout=300)
+
+    return wait
+
+
+def paced(
+    submit_one: Callable[[int], Submitted], starts: Path, closed: bool
+) -> Callable[[int], Submitted]:
+    after = closed_loop(starts, closed)
+
+    def go(i: int) -> Submitted:
+        sub = submit_one(i)
+        if after is not None:
+            after(sub)
+        return sub
+
+    return go
+
+
+def latency_through_aidc(
+    name: str, inventory: str, tmp: Path, n: int, closed: bool
+) -> dict[str, Any]:
+    starts = tmp / f"{name}-{closed}-starts"
+    with Aidc(tmp / f"{name}-{closed}-home", inventory) as aidc:
         specs = [job(f"{name}-{i}", starts, RECORD) for i in range(n)]
         t0 = time.perf_counter()
-        subs = aidc.submit_many(specs)
+        subs = aidc.submit_many(specs, after=closed_loop(starts, closed))
         seen = wait_starts(starts, {s.tag for s in subs}, timeout=600)
         end = aidc.wait_all([s.engine_id for s in subs], TERMINAL, timeout=600)
         failed = [
@@ -210,29 +250,32 @@ def scale_local(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def latency_slurm(tmp: Path, n: int) -> dict[str, Any]:
+def latency_slurm(tmp: Path, n: int, closed: bool) -> dict[str, Any]:
     env = rigs.slurm_up(4, 4)
-    out = {"aidc-slurm": latency_through_aidc("slurm", rigs.slurm_inventory(), tmp, n)}
+    out = {"aidc-slurm": latency_through_aidc("slurm", rigs.slurm_inventory(), tmp, n, closed)}
     log(f"latency/sbatch: {n} one-GPU jobs straight through sbatch")
-    starts = tmp / "sbatch-starts"
+    starts = tmp / f"sbatch-{closed}-starts"
     t0 = time.perf_counter()
-    subs, _ = burst(n, lambda i: rigs.sbatch(env, starts, f"sb-{i}", gpus=1, wrap=RECORD))
+    one = paced(lambda i: rigs.sbatch(env, starts, f"sb-{i}", gpus=1, wrap=RECORD), starts, closed)
+    subs, _ = burst(n, one)
     seen = wait_starts(starts, {s.tag for s in subs}, timeout=600)
     end = rigs.wait_slurm_empty(env, timeout=600)
     out["sbatch"] = result(subs, seen, end - t0, [])
     return out
 
 
-def latency_ray(tmp: Path, n: int) -> dict[str, Any]:
+def latency_ray(tmp: Path, n: int, closed: bool) -> dict[str, Any]:
     from aidc.engines import ray_dev
 
     cluster = rigs.ray_cluster(tmp / "ray", nodes=1, gpus=8)
     try:
-        out = {"aidc-ray": latency_through_aidc("ray", rigs.ray_inventory(cluster), tmp, n)}
+        inventory = rigs.ray_inventory(cluster)
+        out = {"aidc-ray": latency_through_aidc("ray", inventory, tmp, n, closed)}
         log(f"latency/ray-job-submit: {n} one-GPU jobs straight through `ray job submit`")
-        starts = tmp / "ray-starts"
+        starts = tmp / f"ray-{closed}-starts"
         t0 = time.perf_counter()
-        subs, _ = burst(n, lambda i: rigs.ray_submit(cluster, starts, f"rs-{i}"))
+        one = paced(lambda i: rigs.ray_submit(cluster, starts, f"rs{closed:d}-{i}"), starts, closed)
+        subs, _ = burst(n, one)
         seen = wait_starts(starts, {s.tag for s in subs}, timeout=900)
         end = rigs.wait_ray_done(cluster, {s.tag for s in subs}, timeout=900)
         out["ray-job-submit"] = result(subs, seen, end - t0, [])
@@ -294,7 +337,12 @@ def main() -> int:
         help="comma-separated of local,slurm,ray; auto: local, plus slurm where its tools "
         "are installed and ray where it imports",
     )
-    ap.add_argument("--phases", default="latency,scale")
+    ap.add_argument(
+        "--phases",
+        default="latency,burst,scale",
+        help="latency: 4 clients, each waits for its job to start before the next submit; "
+        "burst: all jobs at once (a queue); scale: the center-scale runs",
+    )
     ap.add_argument("--jobs", type=int, default=200, help="latency jobs per engine (200)")
     ap.add_argument("--trivial", type=int, default=2000)
     ap.add_argument("--queue", type=int, default=2000)
@@ -308,20 +356,23 @@ def main() -> int:
         "engines": engines,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model()},
-        "latency": {},
         "scale": {},
     }
     with tempfile.TemporaryDirectory(prefix="aidc-engines-") as tmp_s:
         tmp = Path(tmp_s)
-        if "latency" in phases and "local" in engines:
-            log(f"latency/local: {args.jobs} one-GPU jobs through aidc")
-            report["latency"]["aidc-local"] = latency_through_aidc(
-                "local", local_inventory(4, 4), tmp, args.jobs
-            )
-        if "latency" in phases and "slurm" in engines:
-            report["latency"].update(latency_slurm(tmp, args.jobs))
-        if "latency" in phases and "ray" in engines:
-            report["latency"].update(latency_ray(tmp, args.jobs))
+        for phase, closed in (("latency", True), ("burst", False)):
+            if phase not in phases:
+                continue
+            report[phase] = {}
+            if "local" in engines:
+                log(f"{phase}/local: {args.jobs} one-GPU jobs through aidc")
+                report[phase]["aidc-local"] = latency_through_aidc(
+                    "local", local_inventory(4, 4), tmp, args.jobs, closed
+                )
+            if "slurm" in engines:
+                report[phase].update(latency_slurm(tmp, args.jobs, closed))
+            if "ray" in engines:
+                report[phase].update(latency_ray(tmp, args.jobs, closed))
         if "scale" in phases and "local" in engines:
             report["scale"]["aidc-local"] = scale_local(tmp, args)
         if "scale" in phases and "slurm" in engines:
@@ -353,7 +404,7 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
             ok = local[key] >= target if at_least else local[key] <= target
             sign = ">=" if at_least else "<="
             out[key] = {"target": f"{sign} {target:g}", "measured": local[key], "pass": ok}
-    lat = r["latency"]
+    lat = r.get("latency", {})
     for engine, baseline in (("slurm", "sbatch"), ("ray", "ray-job-submit")):
         a, b = lat.get(f"aidc-{engine}"), lat.get(baseline)
         if a and b:
