@@ -192,13 +192,7 @@ class LocalEngine:
 
     def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
         # Handles from before runs had their own folders have no "log": it sat in "dir".
-        path = handle.get("log") or str(Path(handle["dir"]) / "job.log")
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                return f.read(limit)
-        except FileNotFoundError:
-            return b""
+        return read_range(handle.get("log") or str(Path(handle["dir"]) / "job.log"), offset, limit)
 
     def close(self) -> None:
         self._spawner.close()
@@ -283,6 +277,17 @@ class LocalEngine:
                 )
             envs.append(env)
         return envs
+
+
+def read_range(path: str, offset: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a job's log from ``offset`` (none yet: empty); every
+    engine's logs are files in the job's folder."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(limit)
+    except FileNotFoundError:
+        return b""
 
 
 def _free_port() -> int:

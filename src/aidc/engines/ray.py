@@ -37,7 +37,7 @@ from aidc.engines.base import (
     Outcome,
 )
 from aidc.engines.end_watcher import EndWatcher
-from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json
+from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, read_range
 from aidc.engines.ray_dev import auth_headers
 from aidc.engines.ray_parts import entrypoint_resources, ranks, ray_node, submission_id
 from aidc.engines.registry import EngineConfig, EngineConfigError
@@ -243,12 +243,7 @@ class RayEngine:
         self._stop(handle, stop)
 
     def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
-        try:
-            with open(handle["log"], "rb") as f:
-                f.seek(offset)
-                return f.read(limit)
-        except FileNotFoundError:
-            return b""
+        return read_range(handle["log"], offset, limit)
 
     def close(self) -> None:
         if self._watcher is not None:

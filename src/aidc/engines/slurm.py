@@ -56,7 +56,7 @@ from aidc.engines.base import (
 )
 from aidc.engines.end_watcher import EndWatcher
 from aidc.engines.job_env import aidc_env
-from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json
+from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, read_range
 from aidc.engines.registry import EngineConfig
 from aidc.engines.slurm_accounts import SlurmAccounts
 from aidc.engines.slurm_cli import SlurmCli, SlurmError, job_state
@@ -281,12 +281,7 @@ class SlurmEngine:
         self._stop(handle, stop)
 
     def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
-        try:
-            with open(handle["log"], "rb") as f:
-                f.seek(offset)
-                return f.read(limit)
-        except FileNotFoundError:
-            return b""
+        return read_range(handle["log"], offset, limit)
 
     def close(self) -> None:
         self.cli.invalidate()
