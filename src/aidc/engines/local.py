@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psutil
 
+from aidc.core.jobspec import JobSpec
 from aidc.core.resources import Node
 from aidc.engines.base import (
     Capability,
@@ -131,12 +132,7 @@ class LocalEngine:
         if not os.path.isdir(cwd):
             raise LaunchError(f"workdir {cwd} does not exist on this host")
         checkpoints = self._checkpoint_dir(job.job_id)
-        if job.spec.script is not None:
-            script = run_dir / "script.sh"
-            script.write_text(job.spec.script)
-            argv = ["/bin/bash", str(script)]
-        else:
-            argv = list(job.spec.command or [])
+        argv = job_argv(job.spec, run_dir)
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
         envs = self._rank_envs(job, job_dir, cwd, checkpoints)
@@ -277,6 +273,16 @@ class LocalEngine:
                 )
             envs.append(env)
         return envs
+
+
+def job_argv(spec: JobSpec, run_dir: Path) -> list[str]:
+    """What a run executes: the command as given (no shell), or the script written into
+    the run's folder and run with bash. Every engine runs a job's spec this way."""
+    if spec.script is None:
+        return list(spec.command or [])
+    script = run_dir / "script.sh"
+    script.write_text(spec.script)
+    return ["/bin/bash", str(script)]
 
 
 def read_range(path: str, offset: int, limit: int) -> bytes:

@@ -37,7 +37,7 @@ from aidc.engines.base import (
     Outcome,
 )
 from aidc.engines.end_watcher import EndWatcher
-from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, read_range
+from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, job_argv, read_range
 from aidc.engines.ray_dev import auth_headers
 from aidc.engines.ray_parts import entrypoint_resources, ranks, ray_node, submission_id
 from aidc.engines.registry import EngineConfig, EngineConfigError
@@ -144,12 +144,7 @@ class RayEngine:
         checkpoints = self.checkpoints_dir / job.job_id
         checkpoints.mkdir(parents=True, exist_ok=True)
         os.chmod(checkpoints, 0o700)
-        if job.spec.script is not None:
-            script = run_dir / "script.sh"
-            script.write_text(job.spec.script)
-            argv = ["/bin/bash", str(script)]
-        else:
-            argv = list(job.spec.command or [])
+        argv = job_argv(job.spec, run_dir)
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
         launch = {

@@ -56,7 +56,7 @@ from aidc.engines.base import (
 )
 from aidc.engines.end_watcher import EndWatcher
 from aidc.engines.job_env import aidc_env
-from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, read_range
+from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, job_argv, read_range
 from aidc.engines.registry import EngineConfig
 from aidc.engines.slurm_accounts import SlurmAccounts
 from aidc.engines.slurm_cli import SlurmCli, SlurmError, job_state
@@ -150,11 +150,7 @@ class SlurmEngine:
             d.mkdir(parents=True, exist_ok=True)
         cwd = job.spec.workdir or str(work)
         checkpoints = self._checkpoint_dir(job.job_id)
-        if job.spec.script is not None:
-            (run_dir / "script.sh").write_text(job.spec.script)
-            argv = ["/bin/bash", str(run_dir / "script.sh")]
-        else:
-            argv = list(job.spec.command or [])
+        argv = job_argv(job.spec, run_dir)
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
         nodes = job.placement.nodes
