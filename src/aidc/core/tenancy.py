@@ -19,6 +19,8 @@ class Role(StrEnum):
     """A user's role. center-admin operates the whole center; the rest act in their org."""
 
     CENTER_ADMIN = "center-admin"
+    # Reviews allocation requests for programs; sees what a review needs, runs no jobs.
+    REVIEWER = "reviewer"
     ORG_ADMIN = "org-admin"
     MEMBER = "member"
     VIEWER = "viewer"
@@ -41,8 +43,9 @@ class Principal:
 
 
 def can_submit(p: Principal, project_id: int) -> bool:
-    """Members and org admins submit to projects they belong to; viewers never submit."""
-    if p.role is Role.VIEWER:
+    """Members and org admins submit to projects they belong to; viewers and reviewers
+    never submit."""
+    if p.role in (Role.VIEWER, Role.REVIEWER):
         return False
     return p.is_center_admin or project_id in p.project_ids
 

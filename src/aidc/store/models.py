@@ -28,6 +28,10 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[float] = mapped_column(Float)
+    # Registration details, for eligibility and funders' reports.
+    registration_number: Mapped[str] = mapped_column(String(32), default="")
+    region: Mapped[str] = mapped_column(String(64), default="")
+    sector: Mapped[str] = mapped_column(String(64), default="")
     # The organisation's own cohort in the quota tree (its projects share and lend in it).
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), nullable=True)
 
@@ -183,6 +187,8 @@ class JobRow(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     preemptions: Mapped[int] = mapped_column(Integer, default=0)
     lost_accelerator_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # The current run is in the usage ledger up to this time (None: not metered yet).
+    metered_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (
         Index("ix_jobs_state_seq", "state", "seq"),
@@ -216,3 +222,7 @@ class JobWait(Base):
     priority: Mapped[float] = mapped_column(Float)
     estimated_start: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+# The rest of the schema, so that ``Base.metadata`` is whole wherever models is imported.
+from aidc.store import models_allocations, models_ledger  # noqa: E402, F401

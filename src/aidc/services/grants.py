@@ -1,0 +1,160 @@
+"""What a granted allocation does to the center, shared by approvals and courses.
+
+An active allocation gives its project credit accounts (hours per resource) and scheduler
+quota (concurrent devices per accelerator type). A project's quota on a type that any of
+its allocations ever named is the sum over its active allocations (0 once they all ended);
+types no allocation named stay as operators set them. ``advance`` moves allocations along
+the calendar: approved ones start at their start date, active ones expire at their end.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aidc.scheduler.snapshot import QuotaLimit
+from aidc.services.quota_admin import put_quota
+from aidc.services.quotas import OwnerKind
+from aidc.store.models_allocations import Allocation, AllocationEvent, CreditAccount, Program
+
+# The resource that counts PF-hours on any accelerator (the others are accelerator types).
+PF = "pf"
+
+
+class AllocationState(StrEnum):
+    REQUESTED = "requested"
+    CHANGES_REQUESTED = "changes-requested"
+    APPROVED = "approved"  # granted; starts at its start date
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    APPLIED = "applied"  # an approved change request, folded into its parent
+
+
+class OnExhausted(StrEnum):
+    """What happens to a project's new jobs once its credits are used up."""
+
+    HOLD = "hold"  # new jobs wait with the reason; running jobs finish
+    OPPORTUNISTIC = "opportunistic"  # new jobs run only on idle capacity, preemptible
+    NOTIFY = "notify"  # nothing is held; the organisation is told
+
+
+def record_event(
+    s: Session,
+    a: Allocation,
+    *,
+    at: float,
+    actor: str,
+    action: str,
+    to_state: str,
+    reason: str = "",
+    details: dict[str, object] | None = None,
+) -> None:
+    """Move ``a`` to ``to_state`` (or leave it) and write the history line in one go."""
+    s.add(
+        AllocationEvent(
+            allocation_id=a.id,
+            at=at,
+            actor=actor,
+            action=action,
+            from_state=a.state,
+            to_state=to_state,
+            reason=reason,
+            details=details or {},
+        )
+    )
+    a.state = to_state
+    a.updated_at = at
+
+
+def activate(s: Session, a: Allocation, *, at: float, actor: str, reason: str) -> None:
+    """APPROVED -> ACTIVE: open its credit accounts and give its project the quota."""
+    program = s.get(Program, a.program_id)
+    assert program is not None
+    on_exhausted = str(program.rules.get("on_exhausted", OnExhausted.HOLD))
+    for resource, hours in sorted((a.granted_hours or {}).items()):
+        s.add(
+            CreditAccount(
+                allocation_id=a.id,
+                project_id=a.project_id,
+                resource=resource,
+                granted_hours=float(hours),
+                used_hours=0.0,
+                starts_at=a.starts_at,
+                ends_at=a.ends_at,
+                on_exhausted=on_exhausted,
+            )
+        )
+    record_event(
+        s, a, at=at, actor=actor, action="activate", to_state=AllocationState.ACTIVE, reason=reason
+    )
+    s.flush()
+    sync_project_quota(s, a.project_id, at=at)
+
+
+def expire(s: Session, a: Allocation, *, at: float, actor: str, reason: str) -> None:
+    """ACTIVE -> EXPIRED: its credits lapse (accounts end) and its quota is withdrawn."""
+    for acct in s.scalars(select(CreditAccount).where(CreditAccount.allocation_id == a.id)):
+        acct.ends_at = min(acct.ends_at, at)
+    record_event(
+        s, a, at=at, actor=actor, action="expire", to_state=AllocationState.EXPIRED, reason=reason
+    )
+    s.flush()
+    sync_project_quota(s, a.project_id, at=at)
+
+
+def sync_project_quota(s: Session, project_id: int, *, at: float) -> None:
+    """Set the project's quota on every type its allocations named to the active sum."""
+    named: set[str] = set()
+    active: dict[str, float] = defaultdict(float)
+    for state, quota in s.execute(
+        select(Allocation.state, Allocation.granted_quota).where(
+            Allocation.project_id == project_id, Allocation.kind != "change"
+        )
+    ):
+        for resource, devices in (quota or {}).items():
+            named.add(resource)
+            if state == AllocationState.ACTIVE:
+                active[resource] += float(devices)
+    for resource in sorted(named):
+        put_quota(
+            s, OwnerKind.PROJECT, project_id, resource, QuotaLimit(nominal=active[resource]), at=at
+        )
+
+
+def advance(s: Session, now: float) -> list[int]:
+    """Start approved allocations whose start came and expire active ones whose end passed.
+    Returns the ids that changed; call it in a transaction (the controller does each minute)."""
+    changed: list[int] = []
+    due = s.scalars(
+        select(Allocation)
+        .where(Allocation.state == AllocationState.APPROVED, Allocation.starts_at <= now)
+        .order_by(Allocation.id)
+    ).all()
+    for a in due:
+        if a.ends_at <= now:
+            record_event(
+                s,
+                a,
+                at=now,
+                actor="aidc",
+                action="expire",
+                to_state=AllocationState.EXPIRED,
+                reason="ended before it started",
+            )
+        else:
+            activate(s, a, at=now, actor="aidc", reason="start date reached")
+        changed.append(a.id)
+    ended = s.scalars(
+        select(Allocation)
+        .where(Allocation.state == AllocationState.ACTIVE, Allocation.ends_at <= now)
+        .order_by(Allocation.id)
+    ).all()
+    for a in ended:
+        expire(s, a, at=now, actor="aidc", reason="end date reached")
+        changed.append(a.id)
+    return changed
