@@ -158,3 +158,29 @@ def advance(s: Session, now: float) -> list[int]:
         expire(s, a, at=now, actor="aidc", reason="end date reached")
         changed.append(a.id)
     return changed
+
+
+# States whose grant counts against the program's budget (an applied change request is
+# already folded into its parent's grant, so changes are not counted on their own).
+GRANTED = (AllocationState.APPROVED, AllocationState.ACTIVE, AllocationState.EXPIRED)
+
+
+def program_granted(s: Session, program_id: int) -> dict[str, float]:
+    """Hours the program has granted so far, per resource."""
+    out: dict[str, float] = defaultdict(float)
+    for (hours,) in s.execute(
+        select(Allocation.granted_hours).where(
+            Allocation.program_id == program_id,
+            Allocation.kind != "change",
+            Allocation.state.in_([str(st) for st in GRANTED]),
+        )
+    ):
+        for resource, h in (hours or {}).items():
+            out[resource] += float(h)
+    return dict(out)
+
+
+def program_remaining(s: Session, program: Program) -> dict[str, float]:
+    """Hours the program can still grant, per resource of its budget."""
+    granted = program_granted(s, program.id)
+    return {r: float(b) - granted.get(r, 0.0) for r, b in program.budget_hours.items()}
