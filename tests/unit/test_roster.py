@@ -21,11 +21,15 @@ emails = st.builds(
     st.sampled_from(["kr", "ac.kr", "org", "com"]),
 )
 # Korean and Latin names, with the commas and quotes that CSV must quote.
-full_names = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),
-    min_size=1,
-    max_size=40,
-).map(str.strip).filter(bool)
+full_names = (
+    st.text(
+        st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),
+        min_size=1,
+        max_size=40,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 @st.composite
@@ -89,7 +93,7 @@ def test_the_header_must_be_exactly_the_three_columns() -> None:
 
 
 def test_rows_may_come_in_any_column_order_with_a_bom_and_blank_lines() -> None:
-    text = "\ufeffEmail, Username ,full_name\r\n\r\nk@x.kr,kim,\"Kim, Minji\"\r\n\r\n"
+    text = '\ufeffEmail, Username ,full_name\r\n\r\nk@x.kr,kim,"Kim, Minji"\r\n\r\n'
     (row,) = parse_roster(text)
     assert (row.row, row.username, row.email, row.full_name) == (3, "kim", "k@x.kr", "Kim, Minji")
 
