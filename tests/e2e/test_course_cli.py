@@ -88,6 +88,9 @@ def test_a_course_from_roster_file_to_a_students_job(server: ServerProcess, tmp_
     assert [s["username"] for s in shown["students"]] == ["kim", "park"]
     assert shown["students"][1]["full_name"] == "박지성"
     assert shown["students"][0]["credits"][0]["granted_hours"] == 10
+    text = server.cli("course", "show", "ml101", user="prof-kim").stdout
+    assert "per student: 10 a100-hours" in text and "datasets: mnist" in text, text
+    assert "ml101-park" in text and "0/10 a100-h" in text
     r = server.cli("course", "show", "ml101", "--json", user=tokens["park"])
     assert [s["username"] for s in json.loads(r.stdout)["students"]] == ["park"]
     assert "ml101" not in server.cli("course", "list", user="minji").stdout  # another org

@@ -146,3 +146,12 @@ def test_everything_ends_at_the_courses_end(center: Center) -> None:
     for token in toks.values():
         with pytest.raises(Unauthenticated, match="expired"):
             auth.authenticate(center, token)
+
+
+def test_a_token_can_expire_at_a_given_time(center: Center) -> None:
+    k = make_campus(center)
+    token = auth.issue_token(center, "prof", "course", expires_at=END)
+    assert auth.authenticate(center, token).username == "prof"
+    k.now[0] = END
+    with pytest.raises(Unauthenticated, match="expired"):
+        auth.authenticate(center, token)
