@@ -37,6 +37,7 @@ from aidc.schemas import (
     QuotaView,
     WhoAmI,
 )
+from aidc.schemas_courses import CourseView, RosterImportView, StudentView
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -283,3 +284,33 @@ class Client:
         """Replace the policy with TOML text or a preset (give exactly one; center admins)."""
         body = {k: v for k, v in {"toml": toml, "preset": preset}.items() if v is not None}
         return PolicyView.model_validate(self._request("PUT", "/v1/policy", json=body).json())
+
+    # -- course --------------------------------------------------------------------------
+
+    def create_course(self, **fields: Any) -> CourseView:
+        """Create a course: name, organisation, program, instructor, starts_at, ends_at
+        (POSIX seconds), student_hours, and optionally title, student_quota, datasets."""
+        r = self._request("POST", "/v1/courses", json=fields)
+        return CourseView.model_validate(r.json())
+
+    def courses(self) -> list[CourseView]:
+        return [CourseView.model_validate(x) for x in self._request("GET", "/v1/courses").json()]
+
+    def course(self, name: str) -> CourseView:
+        """The course with its students and their credit use."""
+        r = self._request("GET", f"/v1/courses/{quote(name, safe='')}")
+        return CourseView.model_validate(r.json())
+
+    def course_students(self, name: str) -> list[StudentView]:
+        r = self._request("GET", f"/v1/courses/{quote(name, safe='')}/students")
+        return [StudentView.model_validate(x) for x in r.json()]
+
+    def import_roster(self, name: str, csv_text: str) -> RosterImportView:
+        """Enrol a roster (username,email,full_name); the new students' tokens, once."""
+        r = self._request(
+            "POST",
+            f"/v1/courses/{quote(name, safe='')}/roster",
+            content=csv_text.encode(),
+            headers={"Content-Type": "text/csv; charset=utf-8"},
+        )
+        return RosterImportView.model_validate(r.json())

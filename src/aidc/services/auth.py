@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aidc.core.tenancy import Principal, Role
 from aidc.services.center import Center
@@ -25,24 +26,37 @@ def hash_token(token: str) -> str:
 
 
 def issue_token(
-    center: Center, username: str, name: str = "cli", ttl_s: float | None = None
+    center: Center,
+    username: str,
+    name: str = "cli",
+    ttl_s: float | None = None,
+    *,
+    expires_at: float | None = None,
 ) -> str:
-    """A new token for ``username``; the plain text is returned once and never stored."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    """A new token for ``username``; the plain text is returned once and never stored.
+    It expires after ``ttl_s`` seconds or at ``expires_at`` (POSIX seconds), else never."""
     now = center.clock()
     with center.db.transaction() as s:
         user = s.scalars(select(User).where(User.username == username)).one_or_none()
         if user is None:
             raise NotFound(f"no user called {username!r}", field="username")
-        s.add(
-            ApiToken(
-                user_id=user.id,
-                token_hash=hash_token(token),
-                name=name,
-                created_at=now,
-                expires_at=now + ttl_s if ttl_s else None,
-            )
+        return add_token(
+            s, user.id, name=name, now=now, expires_at=now + ttl_s if ttl_s else expires_at
         )
+
+
+def add_token(s: Session, user_id: int, *, name: str, now: float, expires_at: float | None) -> str:
+    """Store a new token for ``user_id`` in the caller's transaction; its plain text."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    s.add(
+        ApiToken(
+            user_id=user_id,
+            token_hash=hash_token(token),
+            name=name,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
     return token
 
 
