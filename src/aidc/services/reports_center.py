@@ -88,6 +88,8 @@ def utilisation(
         ).all()
     for hours, starts_at, ends_at in grants:
         share = overlap_fraction(starts_at, ends_at, period)
+        if share <= 0:
+            continue
         for resource, h in (hours or {}).items():
             if resource == PF:
                 allocated_pf += float(h) * share
