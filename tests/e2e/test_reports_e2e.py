@@ -103,3 +103,17 @@ def test_metrics_show_the_queue_and_the_planning_passes(server: ServerProcess, d
     assert ("aidc_preemptions_total", ()) in samples
     a100 = (("accelerator_type", "a100"),)
     assert samples[("aidc_ledger_accelerator_seconds_total", a100)] >= 4 * 3600 + 3 * 3600
+
+
+def test_utilisation_and_burndown_through_the_cli(server: ServerProcess) -> None:
+    r = server.cli("report", "utilisation", "--month", MONTH, "--format", "json", user="admin")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["period"]["label"] == MONTH
+    assert server.cli("report", "utilisation", user="admin").returncode == 0
+    denied = server.cli("report", "utilisation", user="minji")
+    assert denied.returncode == 2 and "center admins" in denied.stderr
+    mine = server.cli("report", "burndown", "--project", "hanbit-vision", "--format", "json")
+    assert mine.returncode == 0, mine.stderr
+    assert isinstance(json.loads(mine.stdout), list)
+    theirs = server.cli("report", "burndown", "--project", "hanbit-vision", user="seojun")
+    assert theirs.returncode == 2 and "project" in theirs.stderr

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from aidc.core.accelerators import CATALOG
-from aidc.services import reports
+from aidc.services import auth, reports, tenancy
 from aidc.services.center import Center
 from aidc.services.errors import Invalid
 from tests.integration import ledger_rows as L
@@ -156,3 +156,16 @@ def test_csv_parses_and_equals_the_json(center: Center, tenants: Tenants) -> Non
             assert float(row[m]) == getattr(want, m)
         assert float(row["memory_gb_hours"]) == want.memory_gb_hours
         assert float(row["credits"]) == want.credits and int(row["jobs"]) == want.jobs
+
+
+def test_members_see_their_projects_and_reviewers_the_center(
+    center: Center, tenants: Tenants
+) -> None:
+    tenancy.create_user(center, "dave", "Acme", "member")  # in Acme, in no project
+    tenancy.create_user(center, "rita", "Center", "reviewer")
+    dave, rita = (auth.authenticate(center, auth.issue_token(center, u)) for u in ("dave", "rita"))
+    nothing = reports.usage(center, dave, by=["org"])
+    assert nothing.rows == [] and nothing.totals.accelerator_seconds == 0
+    everything = reports.usage(center, rita, by=["org"])
+    assert [x.keys["org"] for x in everything.rows] == ["Acme", "Beta"]
+    assert everything.totals == reports.usage(center, tenants.root, by=["org"]).totals
