@@ -69,6 +69,16 @@ def test_usage_report_through_the_cli(server: ServerProcess, db_url: str) -> Non
         headers={"Authorization": f"Bearer {server.tokens['admin']}"},
     )
     assert api.status_code == 200 and api.headers["content-type"].startswith("text/csv")
+    for params, field in [({"by": "colour"}, "by"), ({"month": "11/2025"}, "month")]:
+        wrong = httpx.get(
+            f"{server.url}/v1/reports/usage", params=params, headers=api.request.headers
+        )
+        assert wrong.status_code == 422, wrong.text
+        assert [f["field"] for f in wrong.json()["fields"]] == [field]
+    wrong = httpx.get(
+        f"{server.url}/v1/reports/usage", params={"format": "xml"}, headers=api.request.headers
+    )
+    assert wrong.status_code == 422 and "format" in wrong.text
     got = [(x["row"], x["org-kind"], x["jobs"]) for x in csv.DictReader(io.StringIO(api.text))]
     assert got == [("group", "sme", "1"), ("group", "startup", "1"), ("total", "", "2")]
 
