@@ -38,6 +38,7 @@ from aidc.schemas import (
     WhoAmI,
 )
 from aidc.schemas_courses import CourseView, RosterImportView, StudentView
+from aidc.schemas_reports import BurnDown, UsageReport, UtilisationReport
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -314,3 +315,67 @@ class Client:
             headers={"Content-Type": "text/csv; charset=utf-8"},
         )
         return RosterImportView.model_validate(r.json())
+
+    # -- reports --------------------------------------------------------------------------
+
+    def usage_report(
+        self,
+        by: list[str] | tuple[str, ...] = (),
+        *,
+        month: str | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+    ) -> UsageReport:
+        """Usage you may see, grouped by ``by`` (org, project, program, org-kind, sector,
+        region, accelerator-type, day, month) over a month (YYYY-MM), from/to dates, or
+        all time."""
+        params = _report_params(by, month, from_, to)
+        return UsageReport.model_validate(
+            self._request("GET", "/v1/reports/usage", params=params).json()
+        )
+
+    def usage_report_csv(
+        self,
+        by: list[str] | tuple[str, ...] = (),
+        *,
+        month: str | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+    ) -> str:
+        """The same report as CSV text (a ``row`` column: ``group`` rows, then ``total``)."""
+        params = [*_report_params(by, month, from_, to), ("format", "csv")]
+        return self._request("GET", "/v1/reports/usage", params=params).text
+
+    def utilisation_report(
+        self, *, month: str | None = None, from_: str | None = None, to: str | None = None
+    ) -> UtilisationReport:
+        """Capacity, allocation and use per accelerator type (center admins, reviewers)."""
+        params = _report_params((), month, from_, to)
+        r = self._request("GET", "/v1/reports/utilisation", params=params)
+        return UtilisationReport.model_validate(r.json())
+
+    def burndown(
+        self, *, allocation: int | None = None, project: str | None = None
+    ) -> list[BurnDown]:
+        """Burn-down of one allocation, or of each of a project's allocations."""
+        params = {
+            k: str(v)
+            for k, v in {"allocation": allocation, "project": project}.items()
+            if v is not None
+        }
+        data = self._request("GET", "/v1/reports/burndown", params=params).json()
+        return [BurnDown.model_validate(b) for b in data]
+
+    def metrics_text(self) -> str:
+        """The Prometheus metrics (center admins)."""
+        return self._request("GET", "/metrics").text
+
+
+def _report_params(
+    by: list[str] | tuple[str, ...], month: str | None, from_: str | None, to: str | None
+) -> list[tuple[str, str]]:
+    params = [("by", key) for key in by]
+    for name, value in (("month", month), ("from", from_), ("to", to)):
+        if value is not None:
+            params.append((name, value))
+    return params

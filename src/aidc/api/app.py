@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from aidc import __version__, bootstrap
 from aidc.api import errors
-from aidc.api.routes import center, jobs, policy, quotas, simulations
+from aidc.api.routes import center, jobs, policy, quotas, reports, simulations
 from aidc.api.routes import courses as course_routes
 from aidc.settings import Settings
 
@@ -57,6 +57,7 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     app.include_router(quotas.router)
     app.include_router(simulations.router)
     app.include_router(course_routes.router)
+    app.include_router(reports.router)
     return app
 
 

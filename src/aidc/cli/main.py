@@ -13,7 +13,7 @@ import tomli_w
 import typer
 from rich.table import Table
 
-from aidc.cli import course, dev, policy, simulate
+from aidc.cli import course, dev, policy, report, simulate
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
@@ -39,6 +39,7 @@ app.add_typer(cohort_app, name="cohort")
 app.add_typer(project_app, name="project")
 app.add_typer(dev.app, name="dev")
 app.add_typer(course.app, name="course")
+app.add_typer(report.app, name="report")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

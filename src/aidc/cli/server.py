@@ -78,6 +78,9 @@ def server(
     if settings.policy_file is not None:
         _check_policy(settings.policy_file)
 
+    from aidc import metrics_dir
+
+    metrics_dir.prepare(settings.home)  # before prometheus_client is imported (aidc.metrics)
     import uvicorn
 
     from aidc import bootstrap

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterable
 
+from aidc import metrics
 from aidc.controller.engine_health import EngineHealth
 from aidc.core.job_states import JobState
 from aidc.engines.base import (
@@ -219,7 +220,11 @@ class Controller:
         if not snap.queue:
             self._record_waits(snap, None)
             return
+        started = time.perf_counter()
         result = self.planner.plan(snap)
+        metrics.observe_pass(
+            time.perf_counter() - started, admitted=len(result.admit), preempted=len(result.preempt)
+        )
         self._record_waits(snap, result)
         self.preempt(result.preempt)
         decisions = list(result.admit)
