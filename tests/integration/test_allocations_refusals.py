@@ -225,3 +225,32 @@ def test_change_requests_are_checked(w: World) -> None:
     w.clock.now = T0 + 2 * DAY
     with pytest.raises(Conflict, match="is expired, not active"):
         allocation_review.approve(w.c, w.rev1, ch.id)
+
+
+def test_approvals_at_once_never_overspend_the_budget(center: Center) -> None:
+    """Two reviewers approve two requests at the same moment; the budget holds only one."""
+    import threading
+
+    w = make_world(center, budget={"a100": 1500.0})
+    first, second = w.request(), w.request()
+    barrier = threading.Barrier(2)
+    results: dict[str, str] = {}
+
+    def decide(name: str, reviewer: object, allocation_id: int) -> None:
+        barrier.wait()
+        try:
+            allocation_review.approve(w.c, reviewer, allocation_id)  # type: ignore[arg-type]
+            results[name] = "approved"
+        except Conflict as e:
+            results[name] = e.message
+
+    threads = [
+        threading.Thread(target=decide, args=("a", w.rev1, first.id)),
+        threading.Thread(target=decide, args=("b", w.rev2, second.id)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results.values())[0] == "approved"
+    assert "over budget" in sorted(results.values())[1], results

@@ -49,7 +49,7 @@ def approve(
     """One approval; grants (possibly less than asked) once enough reviewers approved."""
     now = center.clock()
     with center.db.transaction() as s:
-        a = visible(s, p, allocation_id)
+        a = visible(s, p, allocation_id, lock=True)
         _require_reviewer(p, a, "approve")
         after_or_conflict(a, Action.APPROVE)
         if now >= a.ends_at:
@@ -75,6 +75,8 @@ def approve(
         last = len(approvers(s, a)) + 1 >= needed
         if last:
             grant = _least([*round_approvals(s, a), grant])
+            # Nothing granted on a resource is no credit account for it.
+            grant["hours"] = {r: h for r, h in grant["hours"].items() if h > 0}
             _check_budget(s, prog, grant)
         step(s, a, p, Action.APPROVE, reason, now=now, last=last, details=grant)
         if not last:
@@ -97,7 +99,7 @@ def _decide(
         raise Invalid("say why (the organisation reads it)", field="reason")
     now = center.clock()
     with center.db.transaction() as s:
-        a = visible(s, p, allocation_id)
+        a = visible(s, p, allocation_id, lock=True)
         _require_reviewer(
             p, a, "ask for changes to" if action is Action.ASK_CHANGES else str(action)
         )

@@ -73,10 +73,12 @@ def history(center: Center, p: Principal, allocation_id: int) -> list[Allocation
         ]
 
 
-def visible(s: Session, p: Principal, allocation_id: int) -> Allocation:
+def visible(s: Session, p: Principal, allocation_id: int, *, lock: bool = False) -> Allocation:
     """The allocation if ``p`` may see it: reviewers and operators all, an org admin their
     organisation's, members their projects'. Otherwise NotFound, like absence."""
-    a = s.get(Allocation, allocation_id)
+    # ``lock``: a step reads and writes the row under a row lock (PostgreSQL), so that two
+    # decisions at once cannot both start from the same state.
+    a = s.get(Allocation, allocation_id, with_for_update=lock)
     if a is not None and (
         p.role in (Role.CENTER_ADMIN, Role.REVIEWER)
         or (p.role is Role.ORG_ADMIN and a.org_id == p.org_id)

@@ -67,7 +67,7 @@ def renew(
     """A new request continuing an active or expired allocation; reviewed like any other."""
     now = center.clock()
     with center.db.transaction() as s:
-        parent = visible(s, p, allocation_id)
+        parent = visible(s, p, allocation_id, lock=True)
         require_org_admin(p, parent, "renew")
         if parent.kind == AllocationKind.CHANGE:
             raise Conflict("a change request is not renewed; renew the allocation it changed")
@@ -96,7 +96,7 @@ def change(
     """Ask to amend an active allocation: more hours, another quota, a later end."""
     now = center.clock()
     with center.db.transaction() as s:
-        parent = visible(s, p, allocation_id)
+        parent = visible(s, p, allocation_id, lock=True)
         require_org_admin(p, parent, "ask to change")
         if parent.kind == AllocationKind.CHANGE:
             raise Conflict("a change request cannot itself be changed; change its parent")
@@ -117,7 +117,7 @@ def resubmit(
     """The org admin amends a request reviewers sent back, and puts it up for review."""
     now = center.clock()
     with center.db.transaction() as s:
-        a = visible(s, p, allocation_id)
+        a = visible(s, p, allocation_id, lock=True)
         require_org_admin(p, a, "resubmit")
         after_or_conflict(a, Action.RESUBMIT)
         prog = _program(s, a)
@@ -144,7 +144,7 @@ def resubmit(
 def withdraw(center: Center, p: Principal, allocation_id: int, reason: str = "") -> AllocationView:
     now = center.clock()
     with center.db.transaction() as s:
-        a = visible(s, p, allocation_id)
+        a = visible(s, p, allocation_id, lock=True)
         require_org_admin(p, a, "withdraw")
         step(s, a, p, Action.WITHDRAW, reason, now=now)
         return view(s, a)
@@ -156,7 +156,7 @@ def comment(center: Center, p: Principal, allocation_id: int, text: str) -> Allo
     if not text.strip():
         raise Invalid("a comment needs some text", field="reason")
     with center.db.transaction() as s:
-        a = visible(s, p, allocation_id)
+        a = visible(s, p, allocation_id, lock=True)
         if p.role not in (Role.REVIEWER, Role.CENTER_ADMIN):
             require_org_admin(p, a, "comment on")
         step(s, a, p, Action.COMMENT, text, now=now)
