@@ -125,3 +125,99 @@ def test_invitation_accept_through_the_cli(server: ServerProcess) -> None:
     assert {m["username"]: m["projects"] for m in members}["dana"] == ["hanbit-vision"]
     r = server.cli("org", "set-role", "Hanbit Vision", "dana", "reviewer")
     assert r.returncode == 2 and "role" in r.stderr
+
+
+def test_organisations_and_programs_through_the_cli(server: ServerProcess) -> None:
+    r = server.cli("org", "create", "Nuri Robotics", "--kind", "startup", user="admin")
+    assert r.returncode == 2 and "registration_number" in r.stderr
+    ok(
+        server.cli(
+            "org",
+            "create",
+            "Nuri Robotics",
+            "--kind",
+            "startup",
+            "--registration-number",
+            "123-45-67890",
+            "--region",
+            "Gwangju",
+            "--sector",
+            "robotics",
+            user="admin",
+        )
+    )
+    table = ok(server.cli("org", "list", user="reviewer-choi"))
+    assert "Nuri Robotics" in table and "123-45-67890" in table and "Hanbit Vision" in table
+    assert [o["name"] for o in json.loads(ok(server.cli("org", "list", "--json")))] == [
+        "Hanbit Vision"
+    ]
+    r = server.cli("org", "show", "Nuri Robotics")
+    assert r.returncode == 2 and "no organisation" in r.stderr
+    ok(server.cli("org", "update", "Hanbit Vision", "--region", "Gwangju"))
+    assert "Gwangju" in ok(server.cli("org", "show", "Hanbit Vision"))
+
+    r = server.cli(
+        "program",
+        "create",
+        "gpu-vouchers",
+        "--start",
+        "2027-01-01",
+        "--end",
+        "2027-12-31",
+        "--budget",
+        "a100=1000",
+        "--max-hours",
+        "h100=5",
+        user="admin",
+    )
+    assert r.returncode == 2 and "rules.max_hours" in r.stderr
+    r = server.cli(
+        "program",
+        "create",
+        "x",
+        "--start",
+        "soon",
+        "--end",
+        "2027-12-31",
+        "--budget",
+        "a100=1",
+        user="admin",
+    )
+    assert r.returncode == 2 and "--start" in r.stderr
+    ok(
+        server.cli(
+            "program",
+            "create",
+            "gpu-vouchers",
+            "--start",
+            "2027-01-01",
+            "--end",
+            "2027-12-31",
+            "--budget",
+            "a100=1000",
+            "--budget",
+            "pf=50",
+            "--eligible",
+            "university",
+            "--approvals",
+            "2",
+            "--on-exhausted",
+            "notify",
+            user="admin",
+        )
+    )
+    p = json.loads(ok(server.cli("program", "show", "gpu-vouchers", "--json")))
+    assert p["budget_hours"] == {"a100": 1000.0, "pf": 50.0} and p["required_approvals"] == 2
+    assert p["eligible_kinds"] == ["university"] and p["on_exhausted"] == "notify"
+    r = server.cli(
+        "program",
+        "create",
+        "y",
+        "--start",
+        "2027-01-01",
+        "--end",
+        "2027-12-31",
+        "--budget",
+        "a100=1",
+    )
+    assert r.returncode == 2 and "center admins" in r.stderr
