@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aidc.core.tenancy import Principal, Role
 from aidc.services.center import Center
@@ -28,21 +29,29 @@ def issue_token(
     center: Center, username: str, name: str = "cli", ttl_s: float | None = None
 ) -> str:
     """A new token for ``username``; the plain text is returned once and never stored."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = center.clock()
     with center.db.transaction() as s:
         user = s.scalars(select(User).where(User.username == username)).one_or_none()
         if user is None:
             raise NotFound(f"no user called {username!r}", field="username")
-        s.add(
-            ApiToken(
-                user_id=user.id,
-                token_hash=hash_token(token),
-                name=name,
-                created_at=now,
-                expires_at=now + ttl_s if ttl_s else None,
-            )
+        return add_token(s, user.id, name=name, now=now, ttl_s=ttl_s)
+
+
+def add_token(
+    s: Session, user_id: int, *, name: str, now: float, ttl_s: float | None = None
+) -> str:
+    """``issue_token`` inside the caller's transaction (a new member and their first token
+    are written together)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    s.add(
+        ApiToken(
+            user_id=user_id,
+            token_hash=hash_token(token),
+            name=name,
+            created_at=now,
+            expires_at=now + ttl_s if ttl_s else None,
         )
+    )
     return token
 
 

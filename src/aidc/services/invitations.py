@@ -21,7 +21,7 @@ from aidc.services import auth
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
 from aidc.services.organisations import visible_org
-from aidc.store.models import ApiToken, Organisation, Project, ProjectMember, User
+from aidc.store.models import Organisation, Project, ProjectMember, User
 from aidc.store.models_allocations import Invitation
 
 INVITE_TTL_S = 7 * 86400
@@ -122,7 +122,6 @@ def revoke(center: Center, p: Principal, invitation_id: int) -> InvitationView:
 def accept(center: Center, code: str, username: str) -> Joined:
     """Spend the code: the user, their projects and a token, all or nothing."""
     now = center.clock()
-    token = auth.TOKEN_PREFIX + secrets.token_urlsafe(32)
     with center.db.transaction() as s:
         inv = s.scalars(
             select(Invitation)
@@ -161,15 +160,7 @@ def accept(center: Center, code: str, username: str) -> Joined:
         for project in joined:
             s.add(ProjectMember(project_id=project.id, user_id=user.id))
         # The token in the same transaction as the user, so nobody is left without one.
-        s.add(
-            ApiToken(
-                user_id=user.id,
-                token_hash=auth.hash_token(token),
-                name=TOKEN_NAME,
-                created_at=now,
-                expires_at=None,
-            )
-        )
+        token = auth.add_token(s, user.id, name=TOKEN_NAME, now=now)
         inv.accepted_at = now
         return Joined(
             username=username,
