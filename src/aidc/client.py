@@ -37,6 +37,15 @@ from aidc.schemas import (
     QuotaView,
     WhoAmI,
 )
+from aidc.schemas_allocations import (
+    AllocationEventView,
+    AllocationView,
+    InvitationView,
+    Joined,
+    MemberView,
+    OrganisationView,
+    ProgramView,
+)
 from aidc.schemas_courses import CourseView, RosterImportView, StudentView
 from aidc.schemas_reports import BurnDown, UsageReport, UtilisationReport
 
@@ -369,6 +378,108 @@ class Client:
     def metrics_text(self) -> str:
         """The Prometheus metrics (center admins)."""
         return self._request("GET", "/metrics").text
+
+    # -- alloc: organisations, invitations, programs, allocations (docs/allocations.md) -----
+
+    def organisations(self) -> list[OrganisationView]:
+        """Your organisation; every one for center admins and reviewers."""
+        r = self._request("GET", "/v1/organisations")
+        return [OrganisationView.model_validate(o) for o in r.json()]
+
+    def organisation(self, name: str) -> OrganisationView:
+        r = self._request("GET", f"/v1/organisations/{quote(name, safe='')}")
+        return OrganisationView.model_validate(r.json())
+
+    def create_organisation(self, name: str, kind: str, **details: str) -> OrganisationView:
+        """``details``: registration_number (NNN-NN-NNNNN), region, sector."""
+        body = {"name": name, "kind": kind, **details}
+        return OrganisationView.model_validate(
+            self._request("POST", "/v1/organisations", json=body).json()
+        )
+
+    def update_organisation(self, name: str, **fields: str | None) -> OrganisationView:
+        body = {k: v for k, v in fields.items() if v is not None}
+        r = self._request("PATCH", f"/v1/organisations/{quote(name, safe='')}", json=body)
+        return OrganisationView.model_validate(r.json())
+
+    def members(self, organisation: str) -> list[MemberView]:
+        r = self._request("GET", f"/v1/organisations/{quote(organisation, safe='')}/members")
+        return [MemberView.model_validate(m) for m in r.json()]
+
+    def set_role(self, organisation: str, username: str, role: str) -> MemberView:
+        path = (
+            f"/v1/organisations/{quote(organisation, safe='')}/members/"
+            f"{quote(username, safe='')}/role"
+        )
+        return MemberView.model_validate(self._request("PUT", path, json={"role": role}).json())
+
+    def invite(
+        self, organisation: str, username: str, role: str = "member", projects: tuple[str, ...] = ()
+    ) -> InvitationView:
+        """An invitation; its ``code`` is in this answer only."""
+        body = {"username": username, "role": role, "projects": list(projects)}
+        path = f"/v1/organisations/{quote(organisation, safe='')}/invitations"
+        return InvitationView.model_validate(self._request("POST", path, json=body).json())
+
+    def invitations(self, organisation: str) -> list[InvitationView]:
+        r = self._request("GET", f"/v1/organisations/{quote(organisation, safe='')}/invitations")
+        return [InvitationView.model_validate(i) for i in r.json()]
+
+    def revoke_invitation(self, invitation_id: int) -> InvitationView:
+        r = self._request("DELETE", f"/v1/invitations/{int(invitation_id)}")
+        return InvitationView.model_validate(r.json())
+
+    def accept_invitation(self, code: str, username: str) -> Joined:
+        """Join with an invitation code; needs no token. The answer holds your token."""
+        body = {"code": code, "username": username}
+        return Joined.model_validate(
+            self._request("POST", "/v1/invitations/accept", json=body).json()
+        )
+
+    def programs(self) -> list[ProgramView]:
+        return [ProgramView.model_validate(p) for p in self._request("GET", "/v1/programs").json()]
+
+    def program(self, name: str) -> ProgramView:
+        r = self._request("GET", f"/v1/programs/{quote(name, safe='')}")
+        return ProgramView.model_validate(r.json())
+
+    def create_program(self, name: str, **fields: Any) -> ProgramView:
+        """``fields`` as in ``ProgramCreate``: starts_at, ends_at, budget_hours, rules, ..."""
+        body = {"name": name, **fields}
+        return ProgramView.model_validate(self._request("POST", "/v1/programs", json=body).json())
+
+    def allocations(
+        self, *, state: str | None = None, program: str | None = None, project: str | None = None
+    ) -> list[AllocationView]:
+        params = {
+            k: v
+            for k, v in {"state": state, "program": program, "project": project}.items()
+            if v is not None
+        }
+        r = self._request("GET", "/v1/allocations", params=params)
+        return [AllocationView.model_validate(a) for a in r.json()]
+
+    def allocation(self, allocation_id: int) -> AllocationView:
+        r = self._request("GET", f"/v1/allocations/{int(allocation_id)}")
+        return AllocationView.model_validate(r.json())
+
+    def allocation_history(self, allocation_id: int) -> list[AllocationEventView]:
+        r = self._request("GET", f"/v1/allocations/{int(allocation_id)}/events")
+        return [AllocationEventView.model_validate(e) for e in r.json()]
+
+    def request_allocation(self, **fields: Any) -> AllocationView:
+        """``fields`` as in ``AllocationCreate``: project, program, justification, hours, ..."""
+        r = self._request("POST", "/v1/allocations", json=fields)
+        return AllocationView.model_validate(r.json())
+
+    def allocation_action(self, allocation_id: int, action: str, **body: Any) -> AllocationView:
+        """comment, ask-changes, resubmit, approve, reject, withdraw, renew or change; ``body``
+        as the API documents for it (``reason``, amounts, dates)."""
+        payload = {k: v for k, v in body.items() if v is not None}
+        r = self._request(
+            "POST", f"/v1/allocations/{int(allocation_id)}/{quote(action)}", json=payload
+        )
+        return AllocationView.model_validate(r.json())
 
 
 def _report_params(

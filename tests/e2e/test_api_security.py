@@ -9,6 +9,8 @@ from tests.e2e.test_job_lifecycle import submit, wait_state
 from tests.server_process import ServerProcess
 
 PUBLIC = {("GET", "/healthz")}
+# Needs no token: the invitation's one-time code is the credential (an empty body is invalid).
+CODE_ONLY = {("POST", "/v1/invitations/accept")}
 
 
 def routes(server: ServerProcess) -> list[tuple[str, str]]:
@@ -26,6 +28,8 @@ def test_every_endpoint_but_health_answers_401_without_a_token(server: ServerPro
             r = httpx.request(method, url, headers=headers, json={})
             if (method, path) in PUBLIC:
                 assert r.status_code == 200
+            elif (method, path) in CODE_ONLY:
+                assert r.status_code == 422, (method, path, r.status_code, r.text)
             else:
                 assert r.status_code == 401, (method, path, r.status_code, r.text)
                 assert r.headers["www-authenticate"] == "Bearer"

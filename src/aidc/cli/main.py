@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from aidc.cli import course, dev, policy, report, simulate
+from aidc.cli.allocations import register as register_allocations
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
@@ -40,6 +41,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(dev.app, name="dev")
 app.add_typer(course.app, name="course")
 app.add_typer(report.app, name="report")
+register_allocations(app)  # org, program, alloc, join
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

@@ -40,13 +40,20 @@ def issue_token(
         user = s.scalars(select(User).where(User.username == username)).one_or_none()
         if user is None:
             raise NotFound(f"no user called {username!r}", field="username")
-        return add_token(
-            s, user.id, name=name, now=now, expires_at=now + ttl_s if ttl_s else expires_at
-        )
+        return add_token(s, user.id, name=name, now=now, ttl_s=ttl_s, expires_at=expires_at)
 
 
-def add_token(s: Session, user_id: int, *, name: str, now: float, expires_at: float | None) -> str:
-    """Store a new token for ``user_id`` in the caller's transaction; its plain text."""
+def add_token(
+    s: Session,
+    user_id: int,
+    *,
+    name: str,
+    now: float,
+    ttl_s: float | None = None,
+    expires_at: float | None = None,
+) -> str:
+    """``issue_token`` inside the caller's transaction (a new member or student and their
+    first token are written together). ``ttl_s`` wins over ``expires_at``."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     s.add(
         ApiToken(
@@ -54,7 +61,7 @@ def add_token(s: Session, user_id: int, *, name: str, now: float, expires_at: fl
             token_hash=hash_token(token),
             name=name,
             created_at=now,
-            expires_at=expires_at,
+            expires_at=now + ttl_s if ttl_s else expires_at,
         )
     )
     return token

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from aidc.core.tenancy import OrgKind, Role
 from aidc.scheduler.snapshot import QuotaLimit
-from aidc.services import auth, tenancy
+from aidc.services import auth, demo_allocations, tenancy
 from aidc.services.center import Center
 from aidc.services.demo_course import seed_course
 from aidc.services.quota_admin import add_cohort, move_cohort, put_quota
@@ -17,7 +17,12 @@ from aidc.store.models import ApiToken, Cohort, Organisation, Project, User
 
 # (organisation, kind, project, [(user, role)])
 DEMO: tuple[tuple[str, OrgKind, str | None, list[tuple[str, Role]]], ...] = (
-    ("National AI Data Center", OrgKind.PUBLIC, None, [("admin", Role.CENTER_ADMIN)]),
+    (
+        "National AI Data Center",
+        OrgKind.PUBLIC,
+        None,
+        [("admin", Role.CENTER_ADMIN), ("reviewer-choi", Role.REVIEWER)],
+    ),
     (
         "Hanbit Vision",
         OrgKind.STARTUP,
@@ -82,6 +87,7 @@ def seed(center: Center) -> list[DemoUser]:
         if project:
             tenancy.create_project(center, project, org, [u for u, _ in users])
     _seed_quotas(center)
+    demo_allocations.seed(center)
     now = center.clock()
     with center.db.transaction() as s:
         names = [u for _, _, _, users in DEMO for u, _ in users]

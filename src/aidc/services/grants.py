@@ -10,37 +10,31 @@ the calendar: approved ones start at their start date, active ones expire at the
 from __future__ import annotations
 
 from collections import defaultdict
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aidc.core.allocations import AllocationState, OnExhausted
 from aidc.scheduler.snapshot import QuotaLimit
 from aidc.services.quota_admin import put_quota
 from aidc.services.quotas import OwnerKind
 from aidc.store.models_allocations import Allocation, AllocationEvent, CreditAccount, Program
 
+__all__ = [
+    "PF",
+    "AllocationState",
+    "OnExhausted",
+    "activate",
+    "advance",
+    "expire",
+    "program_granted",
+    "program_remaining",
+    "record_event",
+    "sync_project_quota",
+]
+
 # The resource that counts PF-hours on any accelerator (the others are accelerator types).
 PF = "pf"
-
-
-class AllocationState(StrEnum):
-    REQUESTED = "requested"
-    CHANGES_REQUESTED = "changes-requested"
-    APPROVED = "approved"  # granted; starts at its start date
-    ACTIVE = "active"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
-    EXPIRED = "expired"
-    APPLIED = "applied"  # an approved change request, folded into its parent
-
-
-class OnExhausted(StrEnum):
-    """What happens to a project's new jobs once its credits are used up."""
-
-    HOLD = "hold"  # new jobs wait with the reason; running jobs finish
-    OPPORTUNISTIC = "opportunistic"  # new jobs run only on idle capacity, preemptible
-    NOTIFY = "notify"  # nothing is held; the organisation is told
 
 
 def record_event(

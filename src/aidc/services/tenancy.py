@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidc.core.jobspec import NAME_RE
+from aidc.core.organisations import registration_problem
 from aidc.core.tenancy import OrgKind, Principal, Role
 from aidc.schemas import ProjectView, WhoAmI
 from aidc.services.center import Center
@@ -14,21 +15,46 @@ from aidc.services.quotas import ensure_org_cohort
 from aidc.store.models import Cohort, Organisation, Project, ProjectMember, User
 
 
-def create_organisation(center: Center, name: str, kind: OrgKind | str) -> int:
-    try:
-        kind = OrgKind(kind)
-    except ValueError:
-        raise Invalid(
-            f"unknown organisation kind {kind!r}; use one of {', '.join(OrgKind)}", field="kind"
-        ) from None
+def create_organisation(
+    center: Center,
+    name: str,
+    kind: OrgKind | str,
+    *,
+    registration_number: str = "",
+    region: str = "",
+    sector: str = "",
+    require_registration: bool = False,
+) -> int:
+    kind = org_kind(kind)
+    problem = registration_problem(kind, registration_number, required=require_registration)
+    if problem:
+        raise Invalid(problem, field="registration_number")
+    if not name.strip() or len(name) > 128:
+        raise Invalid("an organisation's name is 1 to 128 characters", field="name")
     with center.db.transaction() as s:
         if s.scalars(select(Organisation).where(Organisation.name == name)).first():
             raise Conflict(f"organisation {name!r} already exists", field="name")
-        org = Organisation(name=name, kind=kind, created_at=center.clock())
+        org = Organisation(
+            name=name,
+            kind=kind,
+            created_at=center.clock(),
+            registration_number=registration_number,
+            region=region,
+            sector=sector,
+        )
         s.add(org)
         s.flush()
         ensure_org_cohort(s, org)
         return org.id
+
+
+def org_kind(kind: OrgKind | str) -> OrgKind:
+    try:
+        return OrgKind(kind)
+    except ValueError:
+        raise Invalid(
+            f"unknown organisation kind {kind!r}; use one of {', '.join(OrgKind)}", field="kind"
+        ) from None
 
 
 def create_user(center: Center, username: str, organisation: str, role: Role | str) -> int:
