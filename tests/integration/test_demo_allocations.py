@@ -29,6 +29,10 @@ def test_demo_program_active_grant_and_pending_request(center: Center) -> None:
         limits = {n.name: n.limits for n in quota_tree(s).projects}
     assert limits["hanbit-vision"]["a100"].nominal == 2
     assert limits["mirae-adas"]["a100"].nominal == 2
-    # A restarted demo seeds nothing twice.
+    # A restarted demo seeds nothing twice (the demo course's students have theirs too).
+    before = allocation_views.list_allocations(center, choi)
+    assert sum(a.program == PROGRAM for a in before) == 2
     demo.seed(center)
-    assert len(allocation_views.list_allocations(center, choi)) == 2
+    assert [a.id for a in allocation_views.list_allocations(center, choi)] == [
+        a.id for a in before
+    ]
