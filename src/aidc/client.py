@@ -37,6 +37,7 @@ from aidc.schemas import (
     QuotaView,
     WhoAmI,
 )
+from aidc.schemas_ledger import CreditView, LedgerEntryView, NotificationView
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -283,3 +284,28 @@ class Client:
         """Replace the policy with TOML text or a preset (give exactly one; center admins)."""
         body = {k: v for k, v in {"toml": toml, "preset": preset}.items() if v is not None}
         return PolicyView.model_validate(self._request("PUT", "/v1/policy", json=body).json())
+
+    # -- ledger: credits, notifications, usage entries ------------------------------------
+
+    def credits(self, project: str | None = None) -> list[CreditView]:
+        """Credit balances of the projects you may see."""
+        params = {"project": project} if project else {}
+        r = self._request("GET", "/v1/credits", params=params)
+        return [CreditView.model_validate(c) for c in r.json()]
+
+    def notifications(self, limit: int = 100) -> list[NotificationView]:
+        """Notifications to your organisation (credit warnings), newest first."""
+        r = self._request("GET", "/v1/notifications", params={"limit": limit})
+        return [NotificationView.model_validate(n) for n in r.json()]
+
+    def ledger(
+        self, job: str | None = None, project: str | None = None, limit: int = 1000
+    ) -> list[LedgerEntryView]:
+        """Usage ledger entries you may see, of a job or a project, oldest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if job:
+            params["job"] = job
+        if project:
+            params["project"] = project
+        r = self._request("GET", "/v1/ledger", params=params)
+        return [LedgerEntryView.model_validate(e) for e in r.json()]

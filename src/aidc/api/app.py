@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from aidc import __version__, bootstrap
 from aidc.api import errors
 from aidc.api.routes import center, jobs, policy, quotas, simulations
+from aidc.api.routes import ledger as ledger_routes
 from aidc.settings import Settings
 
 PR_SET_PDEATHSIG = 1
@@ -55,6 +56,7 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     app.include_router(policy.router)
     app.include_router(quotas.router)
     app.include_router(simulations.router)
+    app.include_router(ledger_routes.router)
     return app
 
 

@@ -13,7 +13,7 @@ import tomli_w
 import typer
 from rich.table import Table
 
-from aidc.cli import dev, policy, simulate
+from aidc.cli import dev, ledger, policy, simulate
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
@@ -38,6 +38,7 @@ app.add_typer(quota_app, name="quota")
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(project_app, name="project")
 app.add_typer(dev.app, name="dev")
+ledger.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

@@ -139,7 +139,8 @@ def _mark_last_final(s: Session, row: JobRow) -> None:
 def meter_capacity(s: Session, now: float) -> int:
     """A capacity entry per pool and accelerator type for the period since that pair was
     last metered (the latest entry's end), counted with the nodes as they are now. A pair
-    seen for the first time gets an empty entry [now, now] that marks where it starts."""
+    seen for the first time gets an empty entry [now, now] that marks where it starts; the
+    next period extends that entry rather than adding one with the same start."""
     until: dict[tuple[str, str], float] = {
         (pool, kind): end
         for pool, kind, end in s.execute(
@@ -150,13 +151,20 @@ def meter_capacity(s: Session, now: float) -> int:
             ).group_by(CapacityEntry.pool, CapacityEntry.accelerator_type)
         )
     }
+    markers = {
+        (m.pool, m.accelerator_type): m
+        for m in s.scalars(
+            select(CapacityEntry).where(CapacityEntry.period_start == CapacityEntry.period_end)
+        )
+    }
     written = 0
     for c in capacity(inventory_nodes(s)):
-        since = until.get((c.pool, c.accelerator_type))
+        pair = (c.pool, c.accelerator_type)
+        since = until.get(pair)
         periods = [(now, now)] if since is None else day_periods(since, now)
         for start, end in periods:
             seconds = end - start
-            values = {
+            values: dict[str, Any] = {
                 "pool": c.pool,
                 "accelerator_type": c.accelerator_type,
                 "period_start": start,
@@ -166,7 +174,13 @@ def meter_capacity(s: Session, now: float) -> int:
                 "device_seconds_up": c.devices_up * seconds,
                 "pf_hours_up": c.pf_hours_up(seconds),
             }
-            written += _insert_new(s, CapacityEntry, values, CAPACITY_KEY)
+            marker = markers.pop(pair, None)
+            if marker is not None and marker.period_start == start:
+                for k, v in values.items():
+                    setattr(marker, k, v)
+                written += 1
+            else:
+                written += _insert_new(s, CapacityEntry, values, CAPACITY_KEY)
     return written
 
 
