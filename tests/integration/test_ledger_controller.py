@@ -1,0 +1,65 @@
+"""The real controller and the real local engine: a running job is metered every
+``meter_every_s`` while it runs, and its final entry closes the run exactly."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+from sqlalchemy import select
+
+from aidc.controller.loop import Controller
+from aidc.core.job_states import JobState
+from aidc.core.jobspec import JobSpec
+from aidc.services import jobs
+from aidc.services.center import Center
+from aidc.store.models_ledger import LedgerEntry
+from tests.integration.ledger_helpers import accounts, grant
+from tests.integration.tenants import make_tenants
+
+
+def ledger(center: Center, job_id: str) -> list[LedgerEntry]:
+    with center.db.read() as s:
+        return list(
+            s.scalars(
+                select(LedgerEntry)
+                .where(LedgerEntry.job_id == job_id)
+                .order_by(LedgerEntry.period_start)
+            )
+        )
+
+
+def test_a_running_job_is_metered_while_it_runs_and_closed_when_it_ends(center: Center) -> None:
+    t = make_tenants(center)
+    grant(center, "acme-a", {"a100": 100.0})
+    spec = {"project": "acme-a", "command": ["sleep", "3"], "accelerators": 2}
+    job = jobs.submit(center, t.bob, JobSpec.model_validate(spec))
+    controller = Controller(center, tick_s=0.1, meter_every_s=1.0)
+    center.bus.subscribe("job.submitted", lambda _t, _p: controller.wake())
+    controller.start()
+    seen_while_running: list[LedgerEntry] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            view = jobs.get_job(center, t.bob, job.id)
+            if view.state.is_terminal:
+                break
+            if view.state is JobState.RUNNING and not seen_while_running:
+                seen_while_running = ledger(center, job.id)
+            time.sleep(0.1)
+    finally:
+        controller.stop()
+    view = jobs.get_job(center, t.bob, job.id)
+    assert view.state is JobState.SUCCEEDED, view.state_reason
+    assert seen_while_running, "no ledger entry was written while the job ran"
+    assert not any(e.final for e in seen_while_running)
+    entries = ledger(center, job.id)
+    assert entries[-1].final and len(entries) >= 2
+    assert view.started_at is not None and view.finished_at is not None
+    run_s = view.finished_at - view.started_at
+    assert math.isclose(sum(e.accelerator_seconds for e in entries), run_s * 2, rel_tol=1e-9)
+    # Consecutive periods: each starts where the last ended.
+    assert all(a.period_end == b.period_start for a, b in itertools.pairwise(entries))
+    (acct,) = accounts(center, "acme-a")
+    assert math.isclose(acct.used_hours, run_s * 2 / 3600, rel_tol=1e-9)
