@@ -70,7 +70,7 @@ def test_used_up_credits_hold_the_next_job_until_hours_are_added(
         why = server.cli("jobs", "--why").stdout
         assert "has used" in why and "a100-hours" in why and "gpu-voucher" in why
         assert "aidc alloc change" in why
-        assert "credits" in server.cli("job", held).stdout
+        assert "waiting (credits): project hanbit-vision has used" in server.cli("job", held).stdout
         # A CPU-only job is never held.
         r = server.cli("submit", "-p", "hanbit-vision", "--wait", "--", "true")
         assert r.returncode == 0, r.stderr

@@ -9,11 +9,13 @@ import time
 
 from sqlalchemy import select
 
+from aidc.controller.accounting import Accounting
 from aidc.controller.loop import Controller
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
-from aidc.services import jobs
+from aidc.services import grants, jobs
 from aidc.services.center import Center
+from aidc.store.models_allocations import Allocation
 from aidc.store.models_ledger import LedgerEntry
 from tests.integration.ledger_helpers import accounts, grant
 from tests.integration.tenants import make_tenants
@@ -63,3 +65,34 @@ def test_a_running_job_is_metered_while_it_runs_and_closed_when_it_ends(center: 
     assert all(a.period_end == b.period_start for a, b in itertools.pairwise(entries))
     (acct,) = accounts(center, "acme-a")
     assert math.isclose(acct.used_hours, run_s * 2 / 3600, rel_tol=1e-9)
+
+
+def test_the_accounting_step_starts_allocations_and_meters_once_an_interval(
+    center: Center,
+) -> None:
+    make_tenants(center)
+    now = [1_800_000_000.0]
+    center.clock = lambda: now[0]
+    alloc_id = grant(center, "acme-a", {"a100": 5.0})
+    # An approved allocation whose start date comes later: advance starts it.
+    with center.db.transaction() as s:
+        a = s.get(Allocation, alloc_id)
+        assert a is not None
+        later = Allocation(
+            **{
+                c.key: getattr(a, c.key)
+                for c in Allocation.__table__.columns
+                if c.key not in ("id", "state", "starts_at")
+            },
+            state=grants.AllocationState.APPROVED,
+            starts_at=now[0] + 10,
+        )
+        s.add(later)
+    step = Accounting(center, every_s=60)
+    assert step.step() is not None  # at once, the first time
+    assert len(accounts(center, "acme-a")) == 1
+    now[0] += 30
+    assert step.step() is None  # not yet
+    now[0] += 31
+    assert step.step() is not None
+    assert sorted(a.granted_hours for a in accounts(center, "acme-a")) == [5.0, 5.0]

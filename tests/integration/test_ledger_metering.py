@@ -169,3 +169,32 @@ def test_capacity_is_metered_per_pool_and_type(center: Center, t: Tenants) -> No
         ]
         assert math.isclose(rows[0].pf_hours_up, 4 * 100 / 3600 * 0.312)
         assert s.scalar(select(JobRow.id)) is None
+
+
+def test_a_failed_metering_writes_nothing_and_the_next_one_catches_up(
+    center: Center, t: Tenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(center, MIDNIGHT - 100)
+    first = start_job(center, t, accelerators=1)
+    second = start_job(center, t, accelerators=2)
+    at(center, MIDNIGHT + 100)
+    calls = []
+    real = metering.usage.fold_period
+
+    def crash_on_the_third(*args: object, **kw: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the server died here")
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(metering.usage, "fold_period", crash_on_the_third)
+    with pytest.raises(RuntimeError):
+        metering.meter(center)
+    assert entries(center, first) == [] and entries(center, second) == []
+    with center.db.read() as s:
+        assert {r.metered_until for r in s.scalars(select(JobRow))} == {None}
+    monkeypatch.undo()
+    at(center, MIDNIGHT + 300)
+    metering.meter(center)
+    assert sum(e.accelerator_seconds for e in entries(center, first)) == 400
+    assert sum(e.accelerator_seconds for e in entries(center, second)) == 800

@@ -23,11 +23,12 @@ from sqlalchemy import select
 
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
-from aidc.core.resources import NodePlacement, Placement
+from aidc.core.resources import NodePlacement, Placement, Pool
 from aidc.engines.base import EngineStatus, Outcome
 from aidc.scheduler import Decision
 from aidc.services import execution, jobs, metering
 from aidc.services.center import Center
+from aidc.services.nodes import sync_inventory
 from aidc.store import jobs as job_store
 from aidc.store.db import Database
 from aidc.store.models_allocations import CreditAccount
@@ -75,9 +76,6 @@ class World:
 @pytest.fixture
 def world(db: Database) -> Iterator[World]:
     now = [20_000 * DAY - 7_000]
-    from aidc.core.resources import Pool
-    from aidc.services.nodes import sync_inventory
-
     c = Center(db=db, clock=lambda: now[0])
     sync_inventory(c, [Pool("local", "local")], [local_node()])
     t = make_tenants(c)
