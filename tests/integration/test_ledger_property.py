@@ -39,7 +39,7 @@ from tests.integration.tenants import Tenants, make_tenants
 
 ENDINGS = [Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMEOUT, Outcome.LOST]
 op = st.one_of(
-    st.tuples(st.just("submit"), st.sampled_from([0, 1, 2, 4])),
+    st.tuples(st.just("start"), st.integers(0, 7)),
     st.tuples(st.just("start"), st.integers(0, 7)),
     st.tuples(st.just("advance"), st.floats(0.5, 50_000, allow_nan=False)),
     st.tuples(st.just("meter"), st.just(0)),
@@ -94,70 +94,80 @@ def placement(accelerators: int) -> Placement:
 
 
 @settings(
-    max_examples=40,
+    max_examples=50,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(ops=st.lists(op, max_size=30))
-def test_the_ledger_matches_every_run_exactly(world: World, ops: list[tuple]) -> None:
+@given(
+    jobs_asking=st.lists(st.sampled_from([0, 1, 2, 4]), min_size=1, max_size=4),
+    ops=st.lists(op, min_size=8, max_size=40),
+)
+def test_the_ledger_matches_every_run_exactly(
+    world: World, jobs_asking: list[int], ops: list[tuple]
+) -> None:
     w = world
-    ids: list[str] = []
     devices: dict[str, int] = {}
     runs: dict[tuple[str, int], Run] = {}
     last_meter = -math.inf
 
-    def state(job_id: str) -> tuple[JobState, int]:
+    def in_state(*states: JobState) -> list[str]:
+        with w.center.db.read() as s:
+            rows = job_store.in_states(s, states)
+            return [r.id for r in rows if r.id in devices]
+
+    def attempt(job_id: str) -> int:
         with w.center.db.read() as s:
             row = job_store.get(s, job_id)
             assert row is not None
-            return JobState(row.state), row.attempt
+            return row.attempt
 
     def ended(job_id: str) -> None:
-        _, attempt = state(job_id)
-        run = runs.get((job_id, attempt))
+        run = runs.get((job_id, attempt(job_id)))
         if run is not None and run.end is None:
             run.end = w.now[0]
 
+    for accelerators in jobs_asking:
+        spec = {"project": "acme-a", "command": ["true"], "accelerators": accelerators, "cpus": 2}
+        job = jobs.submit(w.center, w.t.bob, JobSpec.model_validate(spec))
+        devices[job.id] = accelerators or 3  # a CPU-only run counts its (3) cores
     for o in ops:
         kind = o[0]
-        if kind == "submit":
-            spec = {"project": "acme-a", "command": ["true"], "accelerators": o[1], "cpus": 2}
-            job = jobs.submit(w.center, w.t.bob, JobSpec.model_validate(spec))
-            ids.append(job.id)
-            devices[job.id] = o[1] or 3  # a CPU-only run counts its (3) cores
-        elif kind == "advance":
+        queued = in_state(JobState.QUEUED)
+        running = in_state(JobState.RUNNING)
+        if kind == "advance":
             w.now[0] += o[1]
         elif kind == "meter":
             metering.meter(w.center)
             last_meter = w.now[0]
         elif kind == "restart":
             w.restart()
-        elif ids:
-            job_id = ids[o[1] % len(ids)]
-            st_, attempt = state(job_id)
-            if kind == "start" and st_ is JobState.QUEUED:
-                p = placement(devices[job_id] if devices[job_id] != 3 else 0)
-                assert execution.admit(w.center, Decision(job_id, p)) is not None
-                execution.record_launched(w.center, job_id, {"pid": 0}, reason="started")
-                runs[(job_id, attempt + 1)] = Run(w.now[0], devices[job_id])
-            elif kind == "end" and st_ is JobState.RUNNING:
+        elif kind == "start" and queued:
+            job_id = queued[o[1] % len(queued)]
+            p = placement(devices[job_id] if devices[job_id] != 3 else 0)
+            assert execution.admit(w.center, Decision(job_id, p)) is not None
+            execution.record_launched(w.center, job_id, {"pid": 0}, reason="started")
+            runs[(job_id, attempt(job_id))] = Run(w.now[0], devices[job_id])
+        elif kind in ("end", "preempt", "cancel", "poll") and running:
+            job_id = running[o[1] % len(running)]
+            if kind == "end":
                 ended(job_id)
                 execution.record_status(w.center, job_id, EngineStatus(o[2], 1, "ended"))
-            elif kind == "preempt" and st_ is JobState.RUNNING:
+            elif kind == "preempt":
                 execution.request_preemption(
                     w.center, job_id, for_job="f00d", reason="test", grace_s=1
                 )
                 ended(job_id)
                 status = EngineStatus(Outcome.PREEMPTED, 0, "stopped")
                 execution.record_status(w.center, job_id, status)
-            elif kind == "cancel" and not st_.is_terminal:
+            elif kind == "cancel":
                 jobs.cancel_job(w.center, w.t.bob, job_id)
-                if st_ is JobState.RUNNING:
-                    ended(job_id)
-                    status = EngineStatus(Outcome.CANCELLED, None, "cancelled")
-                    execution.record_status(w.center, job_id, status)
-            elif kind == "poll" and st_ is JobState.RUNNING:
+                ended(job_id)
+                status = EngineStatus(Outcome.CANCELLED, None, "cancelled")
+                execution.record_status(w.center, job_id, status)
+            else:
                 assert not execution.record_status(w.center, job_id, EngineStatus(Outcome.RUNNING))
+        elif kind == "cancel" and queued:
+            jobs.cancel_job(w.center, w.t.bob, queued[o[1] % len(queued)])
     check(w, runs, last_meter)
     metering.meter(w.center)
     check(w, runs, w.now[0])
