@@ -172,3 +172,28 @@ def test_a_project_whose_allocations_ended_is_held(center: Center, t: Tenants) -
         JobSpec.model_validate({"project": "beta-b", "command": ["true"], "accelerators": 1}),
     )
     assert [j.job_id for j in pass_input.prepare(center).snapshot.queue] == [other.id]
+
+
+def test_jobs_are_offered_only_on_the_types_they_have_credit_on(center: Center, t: Tenants) -> None:
+    grant(center, "acme-a", {"h100": 1.0})
+    either = submit(center, t, accelerator_type=["a100", "h100"])
+    anything = submit(center, t)
+    a100 = submit(center, t, accelerator_type="a100")
+    inp = gate(center)
+    offered = {j.job_id: j.request.accelerator_types for j in inp.snapshot.queue}
+    assert offered == {either: ("h100",), anything: ("h100",)}
+    (held,) = inp.held
+    assert held.job_id == a100
+    assert "project acme-a has no credits for a100 (its allocations grant h100)" in held.message
+    # The same copies next pass (the planner's grouping holds), and fresh ones once the
+    # credits change.
+    again = pass_input.prepare(center, inp)
+    assert [j for j in again.snapshot.queue] == list(inp.snapshot.queue)
+    assert all(a is b for a, b in zip(again.snapshot.queue, inp.snapshot.queue, strict=True))
+    grant(center, "acme-a", {"pf": 1.0})
+    released = pass_input.prepare(center, again)
+    assert {j.job_id: j.request.accelerator_types for j in released.snapshot.queue} == {
+        either: ("a100", "h100"),
+        anything: (),
+        a100: ("a100",),
+    }

@@ -10,7 +10,9 @@ the reason ``credits`` and a message naming the project, the hours and the fix;
 preempted; ``notify`` offers it as it is. A project whose allocations all ended is held
 ("no active allocation"). CPU-only jobs (no accelerators) are never held. Running jobs
 are never stopped: they finish. Decided afresh every pass, so added hours release held
-jobs on the next one. Pure apart from ``read_credits`` (one query).
+jobs on the next one. A job that accepts several types but has credit on only some is
+offered on those only (a copy of it asking for them). Pure apart from ``read_credits``
+(one query).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidc.core.policy import Policy
+from aidc.core.resources import Request
 from aidc.scheduler.snapshot import Explanation, PendingJob, Reason
 from aidc.services.grants import PF, OnExhausted
 from aidc.store.models import Project
@@ -76,14 +79,20 @@ def read_credits(s: Session) -> dict[str, list[Account]]:
     return dict(out)
 
 
+# A verdict's action besides the exhaustion policies: offer the job on its credited types only.
+NARROW = "narrow"
+
+
 @dataclass(frozen=True)
 class Gated:
-    """The queue split by credits: what the scheduler is offered (demoted jobs as copies
-    in the beyond-quota class), what waits, and which jobs run in which class."""
+    """The queue split by credits: what the scheduler is offered, what waits, which jobs
+    run in another class (``demoted``), and the jobs offered as changed copies (in the
+    beyond-quota class, or asking only for the types they have credit on)."""
 
     offered: tuple[PendingJob, ...]
     held: tuple[Explanation, ...]
     demoted: Mapping[str, str]  # job id -> the class it is offered (and runs) in
+    copies: Mapping[str, PendingJob] = dataclasses.field(default_factory=dict)
 
 
 def gate(
@@ -93,37 +102,55 @@ def gate(
     now: float,
     copies: Mapping[str, PendingJob] | None = None,
 ) -> Gated:
-    """Split ``queue``; ``copies`` (job id -> demoted copy from the previous pass) are
-    offered again as the same objects, so the planner's grouping holds."""
+    """Split ``queue``; ``copies`` (the previous pass's) are offered again as the same
+    objects where nothing changed, so the planner's grouping holds."""
     opportunistic = beyond_quota_class(policy)
     offered: list[PendingJob] = []
     held: list[tuple[PendingJob, str]] = []
     demoted: dict[str, str] = {}
+    made: dict[str, PendingJob] = {}
+
+    def offer_copy(job: PendingJob, want: PendingJob) -> None:
+        old = (copies or {}).get(job.job_id)
+        same = old is not None and (old.seq, old.priority_class, old.request) == (
+            want.seq,
+            want.priority_class,
+            want.request,
+        )
+        made[job.job_id] = old if same and old is not None else want
+        offered.append(made[job.job_id])
+
     for job in queue:
         mine = accounts.get(job.project)
         verdict = None if mine is None else decide(job, mine, now)
         if verdict is None:
             offered.append(job)
             continue
-        policy_name, message = verdict
-        if policy_name == OnExhausted.NOTIFY:
+        action, detail = verdict
+        if action == NARROW:
+            types = tuple(detail.split(","))
+            offer_copy(job, dataclasses.replace(job, request=_asking(job.request, types)))
+        elif action == OnExhausted.NOTIFY:
             offered.append(job)
-        elif policy_name == OnExhausted.OPPORTUNISTIC and opportunistic is not None:
+        elif action == OnExhausted.OPPORTUNISTIC and opportunistic is not None:
             demoted[job.job_id] = opportunistic
             if job.priority_class == opportunistic:
                 offered.append(job)
-                continue
-            copy = (copies or {}).get(job.job_id)
-            if copy is None or copy.seq != job.seq:
-                copy = dataclasses.replace(job, priority_class=opportunistic)
-            offered.append(copy)
+            else:
+                offer_copy(job, dataclasses.replace(job, priority_class=opportunistic))
         else:
-            held.append((job, message))
-    return Gated(tuple(offered), _explain(held, offered), demoted)
+            held.append((job, detail))
+    return Gated(tuple(offered), _explain(held, offered), demoted, made)
+
+
+def _asking(r: Request, types: tuple[str, ...]) -> Request:
+    return dataclasses.replace(r, accelerator_types=types)
 
 
 def decide(job: PendingJob, accounts: list[Account], now: float) -> tuple[str, str] | None:
-    """None: ``job`` has credit (or needs none); else the policy and the message why not."""
+    """None: ``job`` has credit (or needs none) on every type it accepts. Else
+    ``(NARROW, "a100,h100")``: it has credit on those of its types only, so it is offered
+    on them; or the exhaustion policy and the message why it has none."""
     r = job.request
     if r.accelerators == 0:
         return None
@@ -135,8 +162,14 @@ def decide(job: PendingJob, accounts: list[Account], now: float) -> tuple[str, s
             "your org admin to request one (aidc alloc request)"
         )
     could_pay = [a for a in active if a.resource == PF or r.accepts(a.resource)]
-    if any(a.remaining > 0 for a in could_pay):
-        return None
+    paying = [a for a in could_pay if a.remaining > 0]
+    if any(a.resource == PF for a in paying):
+        return None  # PF-hours pay for any accelerator
+    if paying:
+        types = sorted({a.resource for a in paying})
+        if r.accelerator_types and set(r.accelerator_types) <= set(types):
+            return None
+        return NARROW, ",".join(types)
     deciding = max(could_pay or active, key=lambda a: (a.ends_at, a.id))
     fix = "ask your org admin to request a change (aidc alloc change)"
     if could_pay:

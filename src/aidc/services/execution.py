@@ -16,7 +16,7 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.usage_math import placement_rate
 from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
 from aidc.scheduler import Decision, Explanation, Snapshot
-from aidc.services import credit_holds, credits, metering, pass_input, usage
+from aidc.services import credits, metering, pass_input, usage
 from aidc.services.center import Center
 from aidc.services.nodes import pool_engines
 from aidc.services.policy import current as current_policy
@@ -54,12 +54,8 @@ def snapshot(center: Center, known: Snapshot | None = None) -> Snapshot:
     """What the scheduler plans over now (``pass_input.prepare``, which the controller
     uses, says which queued jobs credits hold back).
     Queued jobs of ``known`` (the previous snapshot) are passed on as the same objects, so
-    a ``Planner`` regroups only what changed; a demoted copy is read afresh."""
-    previous = None
-    if known is not None:
-        opp = credit_holds.beyond_quota_class(known.policy)
-        previous = tuple(j for j in known.queue if j.priority_class != opp)
-    return pass_input.prepare(center, previous).snapshot
+    a ``Planner`` regroups only what changed."""
+    return pass_input.prepare(center, known.queue if known is not None else None).snapshot
 
 
 def admit(center: Center, d: Decision) -> tuple[str, LaunchRequest] | None:

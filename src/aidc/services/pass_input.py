@@ -36,19 +36,23 @@ class PassInput:
 
 def prepare(center: Center, known: PassInput | tuple[PendingJob, ...] | None = None) -> PassInput:
     """The snapshot with the queue gated by credits (``services.credit_holds``): held jobs
-    are not offered to the scheduler. Queued jobs of ``known`` are handed on."""
+    are not offered to the scheduler. Queued jobs of ``known`` (the last pass's input, or
+    the jobs a bare snapshot offered) are handed on as the same objects."""
     now = center.clock()
-    queued = known.queued if isinstance(known, PassInput) else known
-    previous = {j.job_id: j for j in queued} if queued is not None else None
     with center.db.read() as s:
         _, policy = current_policy(s)
+        accounts = credit_holds.read_credits(s)
+        if isinstance(known, PassInput):
+            previous = {j.job_id: j for j in known.queued}
+        elif known is not None:
+            # Offered jobs of a bare snapshot: those of metered projects may be changed
+            # copies, so they are read afresh.
+            previous = {j.job_id: j for j in known if j.project not in accounts}
+        else:
+            previous = None
         queue = tuple(job_store.queued_jobs(s, previous))
         gated = credit_holds.gate(
-            queue,
-            credit_holds.read_credits(s),
-            policy,
-            now,
-            known.copies if isinstance(known, PassInput) else None,
+            queue, accounts, policy, now, known.copies if isinstance(known, PassInput) else None
         )
         snap = Snapshot(
             nodes=inventory_nodes(s),
@@ -60,6 +64,5 @@ def prepare(center: Center, known: PassInput | tuple[PendingJob, ...] | None = N
             policy=policy,
             now=now,
         )
-    copies = {j.job_id: j for j in gated.offered if j.job_id in gated.demoted}
     seqs = {j.job_id: j.seq for j in queue}
-    return PassInput(snap, gated.held, seqs, gated.demoted, queue, copies)
+    return PassInput(snap, gated.held, seqs, gated.demoted, queue, gated.copies)
