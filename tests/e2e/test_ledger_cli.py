@@ -57,6 +57,13 @@ def test_used_up_credits_hold_the_next_job_until_hours_are_added(
         assert cli_json(server, "notifications", user="seojun") == []
         r = server.cli("ledger", "--job", first["id"], user="seojun")
         assert r.returncode == 2 and "no job" in r.stderr
+        assert cli_json(server, "ledger", "--project", "hanbit-vision", user="seojun") == []
+        # The tables people read.
+        table = server.cli("credits").stdout
+        assert "hanbit-vision" in table and "gpu-voucher" in table and "hold" in table
+        table = server.cli("ledger", "--job", first["id"]).stdout
+        assert "(final)" in table and "accelerator-hours" in table
+        assert "has used all of its" in server.cli("notifications").stdout
 
         r = server.cli("submit", "-p", "hanbit-vision", "--gpus", "1", "--", "true")
         assert r.returncode == 0, r.stderr
