@@ -92,3 +92,34 @@ def test_used_up_credits_hold_the_next_job_until_hours_are_added(
         wait_for(succeeded)
     finally:
         db.dispose()
+
+
+def test_a_server_crash_loses_no_metered_time(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(env={"AIDC_METER_EVERY_S": "0.5"})
+    r = server.cli("submit", "-p", "hanbit-vision", "--gpus", "2", "--", "sleep", "5")
+    assert r.returncode == 0, r.stderr
+    job_id = r.stdout.strip()
+
+    def metered() -> bool:
+        entries = cli_json(server, "ledger", "--job", job_id)
+        return isinstance(entries, list) and len(entries) >= 2
+
+    wait_for(metered)
+    server.kill()
+    server.start()
+
+    def finished() -> bool:
+        job = cli_json(server, "job", job_id)
+        return isinstance(job, dict) and job["state"] == "SUCCEEDED"
+
+    wait_for(finished)
+    job = cli_json(server, "job", job_id)
+    entries = cli_json(server, "ledger", "--job", job_id)
+    assert isinstance(job, dict) and isinstance(entries, list)
+    run_s = job["finished_at"] - job["started_at"]
+    assert abs(sum(e["accelerator_seconds"] for e in entries) - 2 * run_s) < 1e-6
+    assert entries[-1]["final"] and sum(e["final"] for e in entries) == 1
+    starts = [e["period_start"] for e in entries]
+    assert starts == sorted(set(starts))  # no period twice
