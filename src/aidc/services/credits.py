@@ -27,6 +27,8 @@ from aidc.store.models_allocations import Allocation, CreditAccount, Notificatio
 THRESHOLDS = (80, 100)
 # Where a transaction collects the warnings it wrote, for the bus once it commits.
 WARNINGS = "aidc.credit_warnings"
+# The credit accounts a transaction read, per project (see _active_accounts).
+ACCOUNTS = "aidc.credit_accounts"
 ACTOR = "accounting"
 
 
@@ -134,20 +136,25 @@ def _percent(used: float, granted: float) -> float:
 
 
 def _active_accounts(s: Session, project_id: int, at: float) -> list[CreditAccount]:
-    return list(
-        s.scalars(
-            select(CreditAccount)
-            .where(
-                CreditAccount.project_id == project_id,
-                CreditAccount.starts_at <= at,
-                CreditAccount.ends_at > at,
+    """The project's accounts active at ``at``, earliest-ending first. Read once per
+    project and transaction (a metering writes many entries per project); the objects
+    are the session's, so debits show in later reads."""
+    cache: dict[int, list[CreditAccount]] = s.info.setdefault(ACCOUNTS, {})
+    mine = cache.get(project_id)
+    if mine is None:
+        mine = cache[project_id] = list(
+            s.scalars(
+                select(CreditAccount)
+                .where(CreditAccount.project_id == project_id)
+                .order_by(CreditAccount.ends_at, CreditAccount.id)
             )
-            .order_by(CreditAccount.ends_at, CreditAccount.id)
         )
-    )
+    return [a for a in mine if a.starts_at <= at < a.ends_at]
 
 
 def take_warnings(s: Session) -> list[dict[str, Any]]:
-    """The warnings this transaction wrote (and forget them), to publish after commit."""
+    """The warnings this transaction wrote (and forget them, and the accounts it read),
+    to publish after commit."""
+    s.info.pop(ACCOUNTS, None)
     out: list[dict[str, Any]] = s.info.pop(WARNINGS, [])
     return out
