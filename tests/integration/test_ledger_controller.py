@@ -15,6 +15,7 @@ from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
 from aidc.services import grants, jobs
 from aidc.services.center import Center
+from aidc.store import jobs as job_store
 from aidc.store.models_allocations import Allocation
 from aidc.store.models_ledger import LedgerEntry
 from tests.integration.ledger_helpers import accounts, grant
@@ -96,3 +97,21 @@ def test_the_accounting_step_starts_allocations_and_meters_once_an_interval(
     now[0] += 31
     assert step.step() is not None
     assert sorted(a.granted_hours for a in accounts(center, "acme-a")) == [5.0, 5.0]
+
+
+def test_the_controller_runs_an_exhausted_opportunistic_projects_job_as_opportunistic(
+    center: Center,
+) -> None:
+    t = make_tenants(center)
+    grant(center, "acme-a", {"a100": 0.0}, on_exhausted="opportunistic")
+    spec = {"project": "acme-a", "command": ["true"], "accelerators": 1}
+    job = jobs.submit(center, t.bob, JobSpec.model_validate(spec))
+    controller = Controller(center, meter_every_s=3600)
+    controller.tick()
+    view = jobs.get_job(center, t.bob, job.id)
+    assert view.state in {JobState.STARTING, JobState.RUNNING, JobState.SUCCEEDED}
+    history = [e.reason for e in jobs.job_events(center, t.bob, job.id)]
+    assert "the project's credits are used up: runs as opportunistic (preemptible)" in history
+    with center.db.read() as s:
+        row = job_store.get(s, job.id)
+        assert row is not None and row.priority_class == "opportunistic"
