@@ -36,8 +36,11 @@ class ServerProcess:
         virtual_accelerators: str = "4xa100",
         grace_s: float = 2.0,
         extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.home = home
+        # More AIDC_* settings for the server (e.g. AIDC_METER_EVERY_S).
+        self.env = dict(env or {})
         self.db_url = db_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -64,6 +67,7 @@ class ServerProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "AIDC_HOME": str(self.home)}
         env.pop("AIDC_DATABASE_URL", None)
+        env.update(self.env)
         log = open(self.home / "server.log", "ab")  # noqa: SIM115 - the process owns it
         self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()

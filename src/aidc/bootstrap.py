@@ -124,6 +124,7 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
         tick_s=settings.tick_s,
         engine_lost_after_s=settings.engine_lost_after_s,
         inventory_every_s=settings.inventory_every_s,
+        meter_every_s=settings.meter_every_s,
     )
     for topic in WAKE_TOPICS:
         center.bus.subscribe(topic, lambda _t, _p: controller.wake())

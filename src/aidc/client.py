@@ -47,6 +47,7 @@ from aidc.schemas_allocations import (
     ProgramView,
 )
 from aidc.schemas_courses import CourseView, RosterImportView, StudentView
+from aidc.schemas_ledger import CreditView, LedgerEntryView, NotificationView
 from aidc.schemas_reports import BurnDown, UsageReport, UtilisationReport
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -480,6 +481,31 @@ class Client:
             "POST", f"/v1/allocations/{int(allocation_id)}/{quote(action)}", json=payload
         )
         return AllocationView.model_validate(r.json())
+
+    # -- ledger: credits, notifications, usage entries ------------------------------------
+
+    def credits(self, project: str | None = None) -> list[CreditView]:
+        """Credit balances of the projects you may see."""
+        params = {"project": project} if project else {}
+        r = self._request("GET", "/v1/credits", params=params)
+        return [CreditView.model_validate(c) for c in r.json()]
+
+    def notifications(self, limit: int = 100) -> list[NotificationView]:
+        """Notifications to your organisation (credit warnings), newest first."""
+        r = self._request("GET", "/v1/notifications", params={"limit": limit})
+        return [NotificationView.model_validate(n) for n in r.json()]
+
+    def ledger(
+        self, job: str | None = None, project: str | None = None, limit: int = 1000
+    ) -> list[LedgerEntryView]:
+        """Usage ledger entries you may see, of a job or a project, oldest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if job:
+            params["job"] = job
+        if project:
+            params["project"] = project
+        r = self._request("GET", "/v1/ledger", params=params)
+        return [LedgerEntryView.model_validate(e) for e in r.json()]
 
 
 def _report_params(

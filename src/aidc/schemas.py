@@ -26,7 +26,7 @@ class WhoAmI(BaseModel):
 class WaitView(BaseModel):
     """The scheduler's latest word on a waiting job."""
 
-    reason: str  # quota, capacity, topology, reserved, priority, preempting, no_nodes
+    reason: str  # quota, capacity, topology, reserved, priority, preempting, no_nodes, credits
     message: str
     position: int  # among all waiting jobs, in the order the scheduler considers them
     project_position: int

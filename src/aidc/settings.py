@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     inventory_every_s: float = Field(
         default=30.0, gt=0, description="How often engines' node inventories are re-read."
     )
+    meter_every_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How often running jobs and capacity are metered into the usage ledger "
+        "(and allocations started or expired); runs are also metered when they end.",
+    )
     api_threads: int | None = Field(
         default=None,
         ge=1,

@@ -33,6 +33,4 @@ def test_demo_program_active_grant_and_pending_request(center: Center) -> None:
     before = allocation_views.list_allocations(center, choi)
     assert sum(a.program == PROGRAM for a in before) == 2
     demo.seed(center)
-    assert [a.id for a in allocation_views.list_allocations(center, choi)] == [
-        a.id for a in before
-    ]
+    assert [a.id for a in allocation_views.list_allocations(center, choi)] == [a.id for a in before]

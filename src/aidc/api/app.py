@@ -20,6 +20,7 @@ from aidc import __version__, bootstrap
 from aidc.api import errors
 from aidc.api.routes import center, jobs, policy, quotas, reports, simulations
 from aidc.api.routes import courses as course_routes
+from aidc.api.routes import ledger as ledger_routes
 from aidc.api.routes.allocations import ROUTERS as ALLOCATION_ROUTERS
 from aidc.settings import Settings
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     app.include_router(reports.router)
     for r in ALLOCATION_ROUTERS:  # organisations, invitations, programs, allocations
         app.include_router(r)
+    app.include_router(ledger_routes.router)
     return app
 
 

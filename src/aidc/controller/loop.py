@@ -15,9 +15,10 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aidc import metrics
+from aidc.controller.accounting import Accounting
 from aidc.controller.engine_health import EngineHealth
 from aidc.core.job_states import JobState
 from aidc.engines.base import (
@@ -30,7 +31,7 @@ from aidc.engines.base import (
     launch_all,
 )
 from aidc.scheduler import Decision, Explanation, Plan, Planner, Preemption, Snapshot
-from aidc.services import execution
+from aidc.services import execution, pass_input
 from aidc.services.center import Center
 
 log = logging.getLogger("aidc.controller")
@@ -48,9 +49,11 @@ class Controller:
         *,
         engine_lost_after_s: float = 120.0,
         inventory_every_s: float = 30.0,
+        meter_every_s: float = 60.0,
     ) -> None:
         self.center = center
         self.health = EngineHealth(center, engine_lost_after_s, inventory_every_s)
+        self.accounting = Accounting(center, meter_every_s)
         # STARTING jobs whose engine could not be asked at start (see recover).
         self._recover_later: set[str] = set()
         self.tick_s = tick_s
@@ -67,6 +70,8 @@ class Controller:
         # last snapshot lends its queued jobs to the next, so that the grouping holds.
         self.planner = Planner()
         self._snapshot: Snapshot | None = None
+        # The last pass's input: credits' holds, and the queued jobs handed on.
+        self._pass: pass_input.PassInput | None = None
         # Jobs whose preemption this process handed to the engine (cf. _cancel_sent).
         self._preempt_sent: set[str] = set()
         for engine in center.engines.values():
@@ -156,9 +161,11 @@ class Controller:
         if self._recover_later:
             self.recover(set(self._recover_later))
         self._reconcile_running()
+        # Before scheduling, so that holds see the credits as of now.
+        self.accounting.step()
         self._schedule()
 
-    def _record_waits(self, snap: Snapshot, result: Plan | None) -> None:
+    def _record_waits(self, inp: pass_input.PassInput, result: Plan | None) -> None:
         """Store what changed in the scheduler's explanations, at most every
         ``waits_interval_s``, and no more than a fifth of the time.
 
@@ -178,10 +185,11 @@ class Controller:
             return
         self._waits_written_at = now
         started = time.perf_counter()
-        waits = result.waiting if result is not None else ()
+        # Jobs credits hold back wait too, after those the scheduler was offered.
+        waits = (result.waiting if result is not None else ()) + inp.held
         changed = [w for w in waits if self._waits.get(w.job_id) != w]
         if changed:
-            execution.record_waits(self.center, changed, {j.job_id: j.seq for j in snap.queue})
+            execution.record_waits(self.center, changed, dict(inp.seqs))
         self._waits = {w.job_id: w for w in waits}
         self._waits_cost_s = time.perf_counter() - started
 
@@ -216,29 +224,30 @@ class Controller:
             self._preempt_sent.discard(job_id)
 
     def _schedule(self) -> None:
-        snap = self._snapshot = execution.snapshot(self.center, self._snapshot)
+        inp = self._pass = pass_input.prepare(self.center, self._pass)
+        snap = self._snapshot = inp.snapshot
         if not snap.queue:
-            self._record_waits(snap, None)
+            self._record_waits(inp, None)
             return
         started = time.perf_counter()
         result = self.planner.plan(snap)
         metrics.observe_pass(
             time.perf_counter() - started, admitted=len(result.admit), preempted=len(result.preempt)
         )
-        self._record_waits(snap, result)
+        self._record_waits(inp, result)
         self.preempt(result.preempt)
         decisions = list(result.admit)
         for start in range(0, len(decisions), ADMIT_BATCH):
-            self._launch(decisions[start : start + ADMIT_BATCH])
+            self._launch(decisions[start : start + ADMIT_BATCH], inp.demoted)
 
-    def _launch(self, decisions: list[Decision]) -> None:
+    def _launch(self, decisions: list[Decision], demoted: Mapping[str, str]) -> None:
         """Admit a batch of decisions in one transaction, launch each outside any
         transaction, and record the launches (and failures) in one more. A crash in
         between leaves STARTING jobs, which ``recover`` finds again or marks LOST."""
         launched: list[tuple[str, Handle]] = []
         failed: list[tuple[str, EngineStatus]] = []
         by_engine: dict[str, list[LaunchRequest]] = {}
-        for admitted in execution.admit_many(self.center, decisions):
+        for admitted in execution.admit_many(self.center, decisions, demoted):
             if admitted is None:
                 continue  # it moved meanwhile (cancelled after the snapshot)
             engine_name, request = admitted

@@ -149,6 +149,8 @@ class Reason(StrEnum):
     PRIORITY = "priority"  # jobs ahead of it come first (fifo without backfill)
     PREEMPTING = "preempting"  # jobs are being stopped to make room for it
     NO_NODES = "no_nodes"  # no node of an acceptable type is up
+    # The project's credits are used up (held before the scheduler sees it: services).
+    CREDITS = "credits"
 
 
 class Explanation(NamedTuple):

@@ -11,7 +11,7 @@ from typing import Any
 
 from aidc.core.tenancy import Principal
 from aidc.engines.base import Engine
-from aidc.services.usage import RunTimeUsage, UsageSource
+from aidc.services.usage import LedgerUsage, UsageSource
 from aidc.store.db import Database
 
 Clock = Callable[[], float]
@@ -45,5 +45,5 @@ class Center:
     engines: dict[str, Engine] = field(default_factory=dict)
     # token hash -> (principal, token expiry, cached until); see services.auth.
     auth_cache: dict[str, tuple[Principal, float | None, float]] = field(default_factory=dict)
-    # Where fair share reads usage: the controller's run-time records until the ledger.
-    usage: UsageSource = field(default_factory=lambda: RunTimeUsage())
+    # Where fair share reads usage: the ledger (see services.metering).
+    usage: UsageSource = field(default_factory=lambda: LedgerUsage())

@@ -5,7 +5,7 @@ Each function is one short transaction; engine calls happen between them, never 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert
@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session
 
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
+from aidc.core.usage_math import placement_rate
 from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
 from aidc.scheduler import Decision, Explanation, Snapshot
-from aidc.services import usage
+from aidc.services import credits, metering, pass_input, usage
 from aidc.services.center import Center
-from aidc.services.nodes import inventory_nodes, placed_jobs, pool_engines
+from aidc.services.nodes import pool_engines
 from aidc.services.policy import current as current_policy
-from aidc.services.quotas import quota_tree
 from aidc.store import jobs as job_store
 from aidc.store.models import JobRow, JobWait, Organisation, Project
 
@@ -51,22 +51,11 @@ class StopOrder:
 
 
 def snapshot(center: Center, known: Snapshot | None = None) -> Snapshot:
-    """What the scheduler plans over now. Queued jobs of ``known`` (the previous snapshot)
-    are passed on as the same objects, so a ``Planner`` regroups only what changed."""
-    now = center.clock()
-    previous = {j.job_id: j for j in known.queue} if known is not None else None
-    with center.db.read() as s:
-        _, policy = current_policy(s)
-        return Snapshot(
-            nodes=inventory_nodes(s),
-            running=placed_jobs(s, now),
-            queue=tuple(job_store.queued_jobs(s, previous)),
-            pool_engines=pool_engines(s),
-            quotas=quota_tree(s),
-            usage=center.usage.decayed(s, now, policy.half_life_s),
-            policy=policy,
-            now=now,
-        )
+    """What the scheduler plans over now (``pass_input.prepare``, which the controller
+    uses, says which queued jobs credits hold back).
+    Queued jobs of ``known`` (the previous snapshot) are passed on as the same objects, so
+    a ``Planner`` regroups only what changed."""
+    return pass_input.prepare(center, known.queue if known is not None else None).snapshot
 
 
 def admit(center: Center, d: Decision) -> tuple[str, LaunchRequest] | None:
@@ -76,21 +65,33 @@ def admit(center: Center, d: Decision) -> tuple[str, LaunchRequest] | None:
 
 
 def admit_many(
-    center: Center, decisions: Sequence[Decision]
+    center: Center, decisions: Sequence[Decision], demoted: Mapping[str, str] | None = None
 ) -> list[tuple[str, LaunchRequest] | None]:
-    """``admit`` for each decision, all in one transaction (one commit for a whole pass)."""
+    """``admit`` for each decision, all in one transaction (one commit for a whole pass).
+    ``demoted`` (job id -> class): jobs offered in another class because their project's
+    credits are used up (``PassInput.demoted``) run in that class."""
     now = center.clock()
     with center.db.transaction() as s:
         engines = pool_engines(s)
         rows = job_store.get_many(s, [d.job_id for d in decisions], lock=True)
-        return [_admit(s, rows.get(d.job_id), d, engines, now) for d in decisions]
+        return [_admit(s, rows.get(d.job_id), d, engines, now, demoted) for d in decisions]
 
 
 def _admit(
-    s: Session, row: JobRow | None, d: Decision, engines: dict[str, str], now: float
+    s: Session,
+    row: JobRow | None,
+    d: Decision,
+    engines: dict[str, str],
+    now: float,
+    demoted: Mapping[str, str] | None = None,
 ) -> tuple[str, LaunchRequest] | None:
     if row is None or row.state != JobState.QUEUED:
         return None
+    as_class = (demoted or {}).get(row.id)
+    if as_class is not None and as_class != row.priority_class:
+        why = f"the project's credits are used up: runs as {as_class} (preemptible)"
+        job_store.add_note(s, row, at=now, reason=why, actor=CONTROLLER)
+        row.priority_class = as_class
     engine = engines[d.placement.pool]
     where = ", ".join(
         f"{n.node}[{','.join(map(str, n.devices))}]" if n.devices else n.node
@@ -215,6 +216,9 @@ def record_statuses(center: Center, statuses: Sequence[tuple[str, EngineStatus]]
     with center.db.transaction() as s:
         rows = job_store.get_many(s, [job_id for job_id, _ in statuses], lock=True)
         done = [_record_status(s, rows[job_id], status, now) for job_id, status in statuses]
+        warnings = credits.take_warnings(s)
+    for w in warnings:
+        center.bus.publish("credits.warning", w)
     for (job_id, _), (target, lost) in zip(statuses, done, strict=True):
         if target is JobState.PREEMPTED:
             center.bus.publish(
@@ -305,17 +309,18 @@ def record_waits(center: Center, waits: list[Explanation], seqs: dict[str, int])
 def on_run_ended(s: Session, row: JobRow, ended_at: float, preempted: bool) -> None:
     """Accounting hook: called in the recording transaction for every run that ends
     (finished or preempted), while ``row`` still holds the run's placement and start.
-    Fair share's usage records the run here; the ledger (accounting) will hook in too."""
+    The ledger's final entries (which debit credits and feed fair share) are written here,
+    and what only the end tells (a preemption's lost time) goes to the project's usage."""
     if row.placement is None or row.started_at is None:
         return
     _, policy = current_policy(s)
-    usage.record_run(
+    metering.meter_run(s, row, ended_at, half_life_s=policy.half_life_s, final=True)
+    usage.record_run_end(
         s,
         row.project_id,
-        placement=row.placement,
+        rate=placement_rate(row.placement),
         started_at=row.started_at,
         ended_at=ended_at,
-        half_life_s=policy.half_life_s,
         preempted=preempted,
     )
 
@@ -327,6 +332,8 @@ def _requeue(s: Session, row: JobRow, now: float, reason: str) -> float:
     row.preemptions += 1
     row.lost_accelerator_seconds += lost
     row.borrowing = False
+    # The next run (attempt + 1) is metered from its own start.
+    row.metered_until = None
     row.exit_code = None
     job_store.apply_transition(
         s,
