@@ -5,9 +5,9 @@
 its placement; each entry debits the project's credits and is folded into fair share's
 ``project_usage``; then ``metered_until`` moves to now. All of it happens in one
 transaction under the jobs' row locks: a crash loses nothing (the next call meters the
-whole period since) and charges nothing twice (a period already written starts where the
-last one ended; the unique key refuses the rest). ``meter_run`` writes a run's final
-entries in the transaction that records its end (``execution.on_run_ended``).
+whole period since) and charges nothing twice (a period already written is skipped, and
+the unique key would fail the transaction rather than take it again). ``meter_run``
+writes a run's final entries in the transaction that records its end (``execution.on_run_ended``).
 
 Only RUNNING jobs are metered: an ADMITTED or STARTING job holds its placement, but no
 process runs yet (and its ``started_at`` may still be its previous run's).
@@ -15,10 +15,11 @@ process runs yet (and its ``started_at`` may still be its previous run's).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,6 @@ from aidc.services.policy import current as current_policy
 from aidc.store.models import JobRow, Project
 from aidc.store.models_ledger import CapacityEntry, LedgerEntry
 
-LEDGER_KEY = ["job_seq", "attempt", "accelerator_type", "period_start"]
 CAPACITY_KEY = ["pool", "accelerator_type", "period_start"]
 
 
@@ -54,7 +54,7 @@ def meter(center: Center, now: float | None = None) -> Metered:
             .order_by(JobRow.seq)
             .with_for_update()
         ).all()
-        written = sum(meter_run(s, row, now, half_life_s=policy.half_life_s) for row in rows)
+        written = meter_runs(s, rows, now, half_life_s=policy.half_life_s)
         cap = meter_capacity(s, now)
         warnings = tuple(credits.take_warnings(s))
     for w in warnings:
@@ -67,54 +67,120 @@ def meter_run(
 ) -> int:
     """Write ``row``'s current run into the ledger up to ``until`` (the caller holds the
     row's lock); ``final``: the run ended at ``until``. Returns the entries written."""
-    if row.placement is None or row.started_at is None:
+    return meter_runs(s, [row], until, half_life_s=half_life_s, final=final)
+
+
+def meter_runs(
+    s: Session,
+    rows: Sequence[JobRow],
+    until: float,
+    *,
+    half_life_s: float,
+    final: bool = False,
+) -> int:
+    """``meter_run`` for many runs with one read of what is written and one INSERT.
+
+    Periods already in the ledger are skipped before anything is charged (the caller holds
+    the jobs' locks, so nothing else writes them meanwhile); an entry the unique key still
+    refuses fails the whole transaction rather than being charged twice.
+    """
+    runs = [r for r in rows if r.placement is not None and r.started_at is not None]
+    if not runs:
         return 0
-    since = row.started_at
-    if row.metered_until is not None:
-        since = max(since, row.metered_until)
-    periods = day_periods(since, until)
-    project = s.get(Project, row.project_id)
-    assert project is not None
-    written = 0
-    for k, (start, end) in enumerate(periods):
-        last = final and k == len(periods) - 1
-        for share in shares(row.placement):
-            amt = amounts(share, end - start)
-            charge = credits.choose(
-                s, project.id, share.accelerator_type, start, amt.accelerator_seconds, amt.pf_hours
-            )
-            values = {
-                "job_seq": row.seq,
-                "job_id": row.id,
-                "attempt": row.attempt,
-                "project_id": project.id,
-                "org_id": project.org_id,
-                "pool": str(row.placement.get("pool", "")),
-                "accelerator_type": share.accelerator_type,
-                "devices": share.devices,
-                "period_start": start,
-                "period_end": end,
-                "accelerator_seconds": amt.accelerator_seconds,
-                "cpu_seconds": amt.cpu_seconds,
-                "memory_gb_seconds": amt.memory_gb_seconds,
-                "pf_hours": amt.pf_hours,
-                "weighted_seconds": amt.weighted_seconds,
-                "credit_account_id": charge.account.id if charge.account else None,
-                "credits": charge.hours,
-                "final": last,
-                "recorded_at": until,
-            }
-            if not _insert_new(s, LedgerEntry, values, LEDGER_KEY):
-                continue  # written before (the unique key): charged once, not again
-            written += 1
-            credits.debit(s, charge, row, at=end)
-            usage.fold_period(
-                s, project.id, rate=share.rate, start=start, end=end, half_life_s=half_life_s
-            )
-    if final and not periods:
-        _mark_last_final(s, row)
-    row.metered_until = max(until, since)
-    return written
+    since = {r.seq: _since(r) for r in runs}
+    written = _written_keys(s, runs, min(since.values()))
+    org_of = dict(
+        s.execute(
+            select(Project.id, Project.org_id).where(Project.id.in_({r.project_id for r in runs}))
+        ).all()
+    )
+    entries: list[dict[str, Any]] = []
+    with s.no_autoflush:  # one flush at the INSERT, not one per debit
+        for row in runs:
+            assert row.placement is not None
+            periods = day_periods(since[row.seq], until)
+            pool = str(row.placement.get("pool", ""))
+            for k, (start, end) in enumerate(periods):
+                last = final and k == len(periods) - 1
+                for share in shares(row.placement):
+                    key = (row.seq, row.attempt, share.accelerator_type, start)
+                    if key in written:
+                        continue  # written before: charged once, not again
+                    amt = amounts(share, end - start)
+                    charge = credits.choose(
+                        s,
+                        row.project_id,
+                        share.accelerator_type,
+                        start,
+                        amt.accelerator_seconds,
+                        amt.pf_hours,
+                    )
+                    entries.append(
+                        {
+                            "job_seq": row.seq,
+                            "job_id": row.id,
+                            "attempt": row.attempt,
+                            "project_id": row.project_id,
+                            "org_id": org_of[row.project_id],
+                            "pool": pool,
+                            "accelerator_type": share.accelerator_type,
+                            "devices": share.devices,
+                            "period_start": start,
+                            "period_end": end,
+                            "accelerator_seconds": amt.accelerator_seconds,
+                            "cpu_seconds": amt.cpu_seconds,
+                            "memory_gb_seconds": amt.memory_gb_seconds,
+                            "pf_hours": amt.pf_hours,
+                            "weighted_seconds": amt.weighted_seconds,
+                            "credit_account_id": charge.account.id if charge.account else None,
+                            "credits": charge.hours,
+                            "final": last,
+                            "recorded_at": until,
+                        }
+                    )
+                    credits.debit(s, charge, row, at=end)
+                    usage.fold_period(
+                        s,
+                        row.project_id,
+                        rate=share.rate,
+                        start=start,
+                        end=end,
+                        half_life_s=half_life_s,
+                    )
+            if final and not periods:
+                _mark_last_final(s, row)
+            row.metered_until = max(until, since[row.seq])
+    if entries:
+        s.execute(insert(LedgerEntry), entries)
+    return len(entries)
+
+
+def _since(row: JobRow) -> float:
+    assert row.started_at is not None
+    if row.metered_until is None:
+        return row.started_at
+    return max(row.started_at, row.metered_until)
+
+
+def _written_keys(
+    s: Session, runs: Sequence[JobRow], since: float
+) -> set[tuple[int, int, str, float]]:
+    """Keys of the entries these runs already have from ``since`` on (normally none: a
+    run's periods start where its last metering ended)."""
+    q = select(
+        LedgerEntry.job_seq,
+        LedgerEntry.attempt,
+        LedgerEntry.accelerator_type,
+        LedgerEntry.period_start,
+    ).where(LedgerEntry.period_start >= since)
+    if len(runs) <= 1000:
+        q = q.where(LedgerEntry.job_seq.in_([r.seq for r in runs]))
+    attempts = {r.seq: r.attempt for r in runs}
+    return {
+        (seq, attempt, kind, start)
+        for seq, attempt, kind, start in s.execute(q)
+        if attempts.get(seq) == attempt
+    }
 
 
 def _mark_last_final(s: Session, row: JobRow) -> None:

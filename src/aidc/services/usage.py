@@ -60,7 +60,17 @@ def record_run(
     )
 
 
+# Where a transaction keeps the usage rows it locked (``Session.info`` lives as long as the
+# session, which ``Database.transaction`` opens for one transaction).
+USAGE_ROWS = "aidc.usage_rows"
+
+
 def _usage_row(s: Session, project_id: int, at: float) -> ProjectUsage:
+    # Locked once per transaction and project: a metering folds thousands of periods.
+    cache: dict[int, ProjectUsage] = s.info.setdefault(USAGE_ROWS, {})
+    row = cache.get(project_id)
+    if row is not None:
+        return row
     row = s.get(ProjectUsage, project_id, with_for_update=True)
     if row is None:
         row = ProjectUsage(
@@ -73,6 +83,7 @@ def _usage_row(s: Session, project_id: int, at: float) -> ProjectUsage:
         )
         s.add(row)
         s.flush()
+    cache[project_id] = row
     return row
 
 
