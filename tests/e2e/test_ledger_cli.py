@@ -23,7 +23,7 @@ def wait_for(what: Callable[[], bool], timeout: float = 60.0) -> None:
     raise AssertionError("timed out")
 
 
-def cli_json(server: ServerProcess, *args: str, user: str = "minji") -> object:
+def cli_json(server: ServerProcess, *args: str, user: str = "seojun") -> object:
     r = server.cli(*args, "--json", user=user)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
@@ -37,13 +37,15 @@ def test_used_up_credits_hold_the_next_job_until_hours_are_added(
     center = Center(db=db)
     try:
         # 0.0005 a100-hours: 1.8 s of one device.
-        grant(center, "hanbit-vision", {"a100": 0.0005}, program="gpu-voucher")
-        r = server.cli("submit", "-p", "hanbit-vision", "--gpus", "1", "--wait", "--", "sleep", "3")
+        grant(center, "mirae-adas", {"a100": 0.0005}, program="gpu-voucher")
+        r = server.cli(
+            "submit", "-p", "mirae-adas", "--gpus", "1", "--wait", "--", "sleep", "3", user="seojun"
+        )
         assert r.returncode == 0, r.stderr
         (first,) = [j for j in cli_json(server, "jobs") if j["state"] == "SUCCEEDED"]  # type: ignore[union-attr]
 
         (acct,) = cli_json(server, "credits")  # type: ignore[misc]
-        assert acct["project"] == "hanbit-vision" and acct["remaining_hours"] == 0.0
+        assert acct["project"] == "mirae-adas" and acct["remaining_hours"] == 0.0
         assert acct["used_hours"] > acct["granted_hours"]  # the overrun is recorded
         entries = cli_json(server, "ledger", "--job", first["id"])
         assert isinstance(entries, list) and entries and entries[-1]["final"]
@@ -52,38 +54,43 @@ def test_used_up_credits_hold_the_next_job_until_hours_are_added(
         notes = cli_json(server, "notifications")
         assert isinstance(notes, list)
         assert sorted(n["key"].rsplit(":", 1)[1] for n in notes) == ["100", "80"]
-        # Another organisation sees none of it.
-        assert cli_json(server, "credits", user="seojun") == []
-        assert cli_json(server, "notifications", user="seojun") == []
-        r = server.cli("ledger", "--job", first["id"], user="seojun")
+        # Another organisation (whose own project has the demo's grant) sees none of it.
+        theirs = cli_json(server, "credits", user="minji")
+        assert isinstance(theirs, list) and theirs
+        assert all(a["project"] == "hanbit-vision" for a in theirs)
+        assert cli_json(server, "notifications", user="minji") == []
+        r = server.cli("ledger", "--job", first["id"], user="minji")
         assert r.returncode == 2 and "no job" in r.stderr
-        assert cli_json(server, "ledger", "--project", "hanbit-vision", user="seojun") == []
+        assert cli_json(server, "ledger", "--project", "mirae-adas", user="minji") == []
         # The tables people read.
-        table = server.cli("credits").stdout
-        assert "hanbit-vision" in table and "gpu-voucher" in table and "hold" in table
-        table = server.cli("ledger", "--job", first["id"]).stdout
+        table = server.cli("credits", user="seojun").stdout
+        assert "mirae-adas" in table and "gpu-voucher" in table and "hold" in table
+        table = server.cli("ledger", "--job", first["id"], user="seojun").stdout
         assert "(final)" in table and "accelerator-hours" in table
-        assert "has used all of its" in server.cli("notifications").stdout
+        assert "has used all of its" in server.cli("notifications", user="seojun").stdout
 
-        r = server.cli("submit", "-p", "hanbit-vision", "--gpus", "1", "--", "true")
+        r = server.cli("submit", "-p", "mirae-adas", "--gpus", "1", "--", "true", user="seojun")
         assert r.returncode == 0, r.stderr
         held = r.stdout.strip()
 
         def waits_for_credits() -> bool:
-            out = server.cli("jobs", "--why").stdout
+            out = server.cli("jobs", "--why", user="seojun").stdout
             return held in out and "credits" in out
 
         wait_for(waits_for_credits)
-        why = server.cli("jobs", "--why").stdout
+        why = server.cli("jobs", "--why", user="seojun").stdout
         assert "has used" in why and "a100-hours" in why and "gpu-voucher" in why
         assert "aidc alloc change" in why
-        assert "waiting (credits): project hanbit-vision has used" in server.cli("job", held).stdout
+        assert (
+            "waiting (credits): project mirae-adas has used"
+            in server.cli("job", held, user="seojun").stdout
+        )
         # A CPU-only job is never held.
-        r = server.cli("submit", "-p", "hanbit-vision", "--wait", "--", "true")
+        r = server.cli("submit", "-p", "mirae-adas", "--wait", "--", "true", user="seojun")
         assert r.returncode == 0, r.stderr
 
         # Hours added: the held job runs on a next pass.
-        grant(center, "hanbit-vision", {"a100": 1.0}, program="gpu-voucher-2")
+        grant(center, "mirae-adas", {"a100": 1.0}, program="gpu-voucher-2")
 
         def succeeded() -> bool:
             job = cli_json(server, "job", held)
