@@ -12,8 +12,10 @@ Phases, on one database through the real services:
   scratch copy of the ledger table with one executemany INSERT in one transaction, the
   floor for writing that many rows on this database. Target: a pass takes at most a tenth
   of the metering interval (6 s of every minute) at 5,000 running jobs.
-* report: M synthetic entries over two months; `reports.usage` grouped by org-kind and
-  month for one month, against a plain SQL SUM ... GROUP BY of the same rows as baseline.
+* report: M synthetic entries over two months (day-long runs, an entry an hour);
+  `reports.usage` grouped by org-kind and month for one month (which also counts distinct
+  job runs and splits by UTC day), against a plain SQL SUM ... GROUP BY org kind of the
+  same rows as baseline.
 
 Progress goes to stderr, one JSON object to stdout; the exit status is 0 either way.
 """
@@ -55,6 +57,7 @@ from machine import cpu_model  # noqa: E402
 TARGET_PASS_S_AT_5000 = 6.0
 START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC).timestamp()
 KINDS = list(OrgKind)
+RUN_HOURS = 24
 
 
 def build(center: Center, n_jobs: int, n_orgs: int) -> None:
@@ -160,7 +163,7 @@ def _plain_insert(center: Center, n: int) -> float:
     src: Table = LedgerEntry.__table__  # type: ignore[assignment]
     with center.db.engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS bench_scratch"))
-    scratch = Table("bench_scratch", src.metadata.__class__(), *[c.copy() for c in src.columns])
+    scratch = Table("bench_scratch", src.metadata.__class__(), *[c._copy() for c in src.columns])
     scratch.create(center.db.engine)
     rows = [
         {
@@ -195,36 +198,43 @@ def _plain_insert(center: Center, n: int) -> float:
 
 
 def report_phase(center: Center, n_entries: int) -> dict[str, Any]:
-    """``n_entries`` synthetic entries (one hour each, a random project) over Oct-Nov."""
+    """``n_entries`` synthetic entries over Oct-Nov: runs of a random project, each
+    ``RUN_HOURS`` hourly entries long (as a meter cuts a day-long run at midnight)."""
     rng = random.Random(7)
     with center.db.read() as s:
         projects = [(p.id, p.org_id) for p in s.scalars(select(Project))]
         seqs = list(s.scalars(select(JobRow.seq)))
     rows = []
     for k in range(n_entries):
-        pid, oid = rng.choice(projects)
-        start = START - 31 * 86_400 + 3600.0 * rng.randrange(61 * 24)
+        run, hour = divmod(k, RUN_HOURS)
+        if hour == 0:
+            pid, oid = rng.choice(projects)
+            first = START - 31 * 86_400 + 3600.0 * rng.randrange(61 * 24 - RUN_HOURS)
+        start = first + 3600.0 * hour
+        end = start + 3600.0
+        if int(start // 86_400) != int((end - 1e-9) // 86_400):
+            end = (start // 86_400 + 1) * 86_400  # the meter never crosses a UTC midnight
         rows.append(
             {
-                "job_seq": seqs[k % len(seqs)],
+                "job_seq": seqs[run % len(seqs)],
                 "job_id": "bench",
-                "attempt": 1000 + k,  # never clashes with the metered entries' key
+                "attempt": 1000 + run,  # never clashes with the metered entries' key
                 "project_id": pid,
                 "org_id": oid,
                 "pool": "local",
                 "accelerator_type": "a100",
                 "devices": 1,
                 "period_start": start,
-                "period_end": start + 3600.0,
-                "accelerator_seconds": 3600.0,
-                "cpu_seconds": 3600.0,
-                "memory_gb_seconds": 3600.0,
-                "pf_hours": 0.312,
-                "weighted_seconds": 3600.0,
+                "period_end": end,
+                "accelerator_seconds": end - start,
+                "cpu_seconds": end - start,
+                "memory_gb_seconds": end - start,
+                "pf_hours": (end - start) / 3600 * 0.312,
+                "weighted_seconds": end - start,
                 "credit_account_id": None,
                 "credits": 0.0,
-                "final": False,
-                "recorded_at": start,
+                "final": hour == RUN_HOURS - 1,
+                "recorded_at": end,
             }
         )
     with center.db.engine.begin() as conn:
