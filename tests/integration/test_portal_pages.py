@@ -10,22 +10,26 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from aidc import portal
 from aidc.core.jobspec import JobSpec
 from aidc.services import jobs, passwords
 from aidc.services.center import Center
 from aidc.settings import Settings
+from aidc.store.models import User
 from tests.integration.tenants import Tenants, make_tenants
 
 PASSWORD = "portal test password"
+HASH = passwords.hash_password(PASSWORD)
 
 
 @pytest.fixture
 def world(center: Center, tmp_path: Path) -> tuple[Tenants, FastAPI]:
     t = make_tenants(center)
-    for p in (t.alice, t.bob, t.carol, t.root):
-        passwords.set_password(center, p, PASSWORD)
+    with center.db.transaction() as s:  # one (slow on purpose) hash for all of them
+        for user in s.scalars(select(User)):
+            user.password_hash = HASH
     app = FastAPI()
     app.state.center = center
     app.state.settings = Settings(home=tmp_path / "home")
@@ -174,3 +178,19 @@ def test_login_redirects_only_into_the_portal(world: tuple[Tenants, FastAPI]) ->
             follow_redirects=False,
         )
         assert r.headers["location"] == expected
+
+
+def test_after_logout_pages_and_polls_go_to_the_login_form(
+    world: tuple[Tenants, FastAPI], center: Center
+) -> None:
+    t, app = world
+    job = jobs.submit(center, t.bob, JobSpec(project="acme-a", command=["true"]))
+    bob = logged_in(app, "bob")
+    assert bob.get(f"/portal/jobs/{job.id}").status_code == 200
+    csrf = csrf_of(bob, "/portal/")
+    assert bob.post("/portal/logout", data={"csrf_token": csrf}).url.path == "/portal/login"
+    poll = bob.get(f"/portal/jobs/{job.id}/log", headers={"HX-Request": "true"})
+    assert poll.status_code == 401
+    assert poll.headers["HX-Redirect"].startswith("/portal/login?next=")
+    page = bob.get(f"/portal/jobs/{job.id}", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/portal/login")

@@ -7,6 +7,8 @@ token's, so a page shows a tenant what the API would and nothing more.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
@@ -50,8 +52,13 @@ def create_portal(parent: FastAPI) -> FastAPI:
         return response
 
     @portal.exception_handler(web.NeedLogin)
-    async def _login(_: Request, e: web.NeedLogin) -> Response:
-        return RedirectResponse(f"{web.PREFIX}/login?next={e.next_path}", status_code=303)
+    async def _login(request: Request, e: web.NeedLogin) -> Response:
+        login = f"{web.PREFIX}/login?next={quote(e.next_path)}"
+        if request.headers.get("HX-Request"):
+            # A poll of a page whose session ended: send the whole page to the login form,
+            # rather than letting htmx follow the redirect and swap the form into the log.
+            return Response(status_code=401, headers={"HX-Redirect": login})
+        return RedirectResponse(login, status_code=303)
 
     @portal.exception_handler(ServiceError)
     async def _service(request: Request, e: ServiceError) -> Response:

@@ -9,7 +9,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from aidc.core.tenancy import Principal, Role
@@ -43,6 +43,13 @@ def login(center: Center, username: str, password: str) -> LoggedIn:
     now = center.clock()
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with center.db.transaction() as s:
+        # Ended sessions of this user go as they log in again: the table stays small.
+        s.execute(
+            delete(PortalSession).where(
+                PortalSession.user_id == user_id,
+                (PortalSession.expires_at <= now) | PortalSession.revoked_at.is_not(None),
+            )
+        )
         s.add(
             PortalSession(
                 token_hash=_digest(token),
