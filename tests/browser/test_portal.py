@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -175,7 +176,12 @@ def test_operator_console(portal: Callable[..., Any]) -> None:
     p.go("/account")
     p.page.get_by_label("Token name").fill("laptop")
     p.page.get_by_role("button", name="Create token").click()
-    assert p.page.locator("#new-token").input_value().startswith("aidc_")
+    token = p.page.locator("#new-token").input_value()
+    assert token.startswith("aidc_")
+    me = httpx.get(
+        p.url.removesuffix("/portal") + "/v1/whoami", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert me.json()["username"] == "admin"  # the CLI's token, made in the browser
     check_accessible(p.page)
     p.shot("19-account-tokens")
     p.page.get_by_role("button", name="Log out").click()

@@ -121,6 +121,7 @@ def test_every_field_of_every_page_has_a_label(world: tuple[Tenants, FastAPI]) -
         parser.feed(r.text)
         assert parser.unlabelled() == [], path
         assert 'class="skip-link"' in r.text and 'id="main"' in r.text, path
+    assert client.get("/portal/ops/simulations/0123abcd/report").status_code == 404
 
 
 def test_the_form_shows_the_apis_messages(world: tuple[Tenants, FastAPI]) -> None:
