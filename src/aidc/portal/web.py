@@ -92,6 +92,9 @@ def render(
         "csrf": user.csrf if user else "",
         "is_operator": p is not None and p.role in OPERATORS,
         "is_org_admin": p is not None and p.role in (Role.ORG_ADMIN, Role.CENTER_ADMIN),
+        "is_center_admin": p is not None and p.is_center_admin,
+        # Reviewers and viewers run no jobs (core.tenancy.can_submit): no form to offer them.
+        "can_submit": p is not None and p.role not in (Role.REVIEWER, Role.VIEWER),
         "prefix": PREFIX,
         "here": quote(request.url.path),
     }
