@@ -63,7 +63,7 @@ def test_log_in_submit_and_watch_the_log(portal: Callable[..., Any]) -> None:
     assert "greater than or equal to 1" in p.page.locator("#e-cpus").inner_text()
     p.shot("03-submit-form-errors")
 
-    job = submit_job(p, "portal-run", "for i in 1 2 3; do echo portal-line-$i; sleep 1; done")
+    job = submit_job(p, "portal-run", "for i in 1 2 3; do echo portal-line-$i 로그; sleep 1; done")
     shared["job"] = job
     p.page.wait_for_selector('#job-state[data-state="RUNNING"]')
     p.page.wait_for_function(
@@ -72,7 +72,7 @@ def test_log_in_submit_and_watch_the_log(portal: Callable[..., Any]) -> None:
     p.shot("04-job-running")
     p.page.wait_for_selector('#job-state[data-state="SUCCEEDED"]')
     p.page.wait_for_function(
-        "() => document.querySelector('#job-log').textContent.includes('portal-line-3')"
+        "() => document.querySelector('#job-log').textContent.includes('portal-line-3 로그')"
     )
     assert (
         "SUCCEEDED" in p.page.locator(".timeline").inner_text()

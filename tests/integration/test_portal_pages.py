@@ -195,3 +195,24 @@ def test_after_logout_pages_and_polls_go_to_the_login_form(
     assert poll.headers["HX-Redirect"].startswith("/portal/login?next=")
     page = bob.get(f"/portal/jobs/{job.id}", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/portal/login")
+
+
+def test_an_org_admin_changes_a_role_and_requests_with_field_errors(
+    world: tuple[Tenants, FastAPI],
+) -> None:
+    _, app = world
+    alice = logged_in(app, "alice")
+    csrf = csrf_of(alice, "/portal/org")
+    r = alice.post("/portal/org/members/bob/role", data={"csrf_token": csrf, "role": "viewer"})
+    assert r.status_code == 200
+    assert re.search(r'<option value="viewer" selected>viewer</option>', r.text)
+    # A member may not change roles: the service's refusal, as a page.
+    carol = logged_in(app, "carol")
+    csrf_c = csrf_of(carol, "/portal/")
+    r = carol.post("/portal/org/members/bob/role", data={"csrf_token": csrf_c, "role": "member"})
+    assert r.status_code == 403 and "only the organisation&#39;s admins" in r.text
+    r = alice.post(
+        "/portal/allocations",
+        data={"csrf_token": csrf, "project": "acme-a", "program": "none", "hours": "ten"},
+    )
+    assert r.status_code == 422 and 'id="e-hours"' in r.text and "must be a number" in r.text

@@ -138,16 +138,30 @@ async def job_log(
 ) -> Response:
     """The log from ``offset``, then a poller for what comes next (none once it ended)."""
     chunk = await run_in_threadpool(jobs.read_log, c, user.principal, job_id, offset, LOG_CHUNK)
-    text = str(escape(chunk.data.decode("utf-8", errors="replace")))
+    data = chunk.data if chunk.finished else whole_characters(chunk.data)
+    text = str(escape(data.decode("utf-8", errors="replace")))
     done = chunk.finished and not chunk.data
     if not done:
-        url = f"{web.PREFIX}/jobs/{job_id}/log?offset={chunk.offset}"
+        url = f"{web.PREFIX}/jobs/{job_id}/log?offset={offset + len(data)}"
         delay = "0s" if len(chunk.data) == LOG_CHUNK else "1s"
         text += (
             f'<span class="log-poller" hx-get="{url}" hx-trigger="load delay:{delay}" '
             'hx-swap="outerHTML"></span>'
         )
     return HTMLResponse(text)
+
+
+def whole_characters(data: bytes) -> bytes:
+    """``data`` without a UTF-8 character cut off at its end (Korean text is 3 bytes a
+    character): the next read starts with the whole character instead."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:  # ASCII: nothing is cut
+            return data
+        if byte >= 0xC0:  # the first byte of a character: is it complete?
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data if back >= need else data[:-back]
+    return data
 
 
 @router.post("/jobs/{job_id}/cancel")
