@@ -105,6 +105,17 @@ def test_every_form_post_needs_the_csrf_token(world: tuple[Tenants, FastAPI]) ->
     csrf = csrf_of(client, "/portal/account")
     r = client.post("/portal/account/tokens", data={"csrf_token": csrf, "name": "cli"})
     assert r.status_code == 201 and "aidc_" in r.text
+    # A page of another site posting, even with a token: refused by its Origin.
+    for path in ("/portal/account/tokens", "/portal/login"):
+        r = client.post(
+            path,
+            data={"csrf_token": csrf, "name": "cli", "username": "bob", "password": PASSWORD},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert r.status_code == 403, path
+    own = {"Origin": "http://testserver"}
+    r = client.post("/portal/account/tokens", data={"csrf_token": csrf, "name": "x"}, headers=own)
+    assert r.status_code == 201
 
 
 def test_every_field_of_every_page_has_a_label(world: tuple[Tenants, FastAPI]) -> None:

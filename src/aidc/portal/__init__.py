@@ -7,11 +7,11 @@ token's, so a page shows a tenant what the API would and nothing more.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -43,6 +43,10 @@ def create_portal(parent: FastAPI) -> FastAPI:
 
     @portal.middleware("http")
     async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if request.method == "POST" and not same_origin(request):
+            # Besides the CSRF token: also the login form (which has no session yet) only
+            # takes posts from the portal's own pages.
+            return PlainTextResponse("cross-site form posts are refused", status_code=403)
         response: Response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -75,6 +79,15 @@ def create_portal(parent: FastAPI) -> FastAPI:
         return _error_page(request, 422, "; ".join(str(x.get("msg")) for x in e.errors()))
 
     return portal
+
+
+def same_origin(request: Request) -> bool:
+    """A POST without an Origin (old browsers, curl) or from this host. The host, not the
+    scheme: behind a TLS proxy the browser's origin is https and the request here http."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host")
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:
