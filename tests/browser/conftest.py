@@ -61,6 +61,10 @@ class Portal:
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
         self.context.set_default_timeout(15_000)
         self.page = self.context.new_page()
+        # Script errors and CSP violations land in the console: a page must make none.
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.url = server.url + "/portal"
         self.artifacts = artifacts
 
@@ -94,3 +98,6 @@ def portal(browser: Any, portal_server: ServerProcess, artifacts: Path) -> Itera
     yield open_as
     for p in opened:
         p.close()
+    # 4xx answers the tests asked for are logged as "Failed to load resource"; nothing else.
+    errors = [e for p in opened for e in p.errors if "Failed to load resource" not in e]
+    assert errors == []

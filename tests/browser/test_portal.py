@@ -170,6 +170,7 @@ def test_operator_console(portal: Callable[..., Any]) -> None:
     p.go("/ops/cluster")
     assert p.page.locator(".node").count() >= 1
     p.go("/ops/utilisation")
+    p.page.wait_for_selector(".chart canvas")  # uPlot drew the charts (its script ran)
     with p.page.expect_download() as download:
         p.page.get_by_role("link", name=re.compile("Download as CSV \\(by org-kind\\)")).click()
     assert download.value.suggested_filename.startswith("aidc-usage-org-kind")
