@@ -46,6 +46,7 @@ MESSAGES: dict[str, str] = {
     "credits.used_pct": "Used",
     "credits.ends": "Ends",
     "credits.empty": "No credits (no allocation was granted to your projects).",
+    "unit.seconds": "s",
     "unit.hours": "h",
     "jobs.none": "None.",
     "job.id": "ID",

@@ -46,6 +46,7 @@ MESSAGES: dict[str, str] = {
     "credits.used_pct": "사용률",
     "credits.ends": "종료",
     "credits.empty": "크레딧이 없습니다 (프로젝트에 승인된 할당이 없습니다).",
+    "unit.seconds": "초",
     "unit.hours": "시간",
     "jobs.none": "없음.",
     "job.id": "ID",

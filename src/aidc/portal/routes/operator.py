@@ -73,7 +73,8 @@ def utilisation(request: Request, c: CenterDep, t: TDep, user: UserDep) -> Respo
             s["used"][i] = row.used_hours
     chart = {
         "days": [dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC).timestamp() for d in days],
-        "labels": {k: t(f"util.{k}") for k in ("capacity", "allocated", "used")},
+        "labels": {k: t(f"util.{k}") for k in ("capacity", "allocated", "used", "day")},
+        "unit": t("unit.hours"),
         "series": series,
     }
     month = dt.datetime.fromtimestamp(c.clock(), dt.UTC).strftime("%Y-%m")

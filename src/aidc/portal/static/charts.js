@@ -14,10 +14,10 @@
       var opts = {
         width: Math.min(box.clientWidth || 720, 900),
         height: 240,
-        series: [{}].concat(keys.map(function (k) {
+        series: [{ label: data.labels.day }].concat(keys.map(function (k) {
           return { label: data.labels[k], stroke: colours[k], width: 2 };
         })),
-        axes: [{}, { label: "h" }],
+        axes: [{}, { label: data.unit }],
       };
       new uPlot(opts, [data.days].concat(keys.map(function (k) { return s[k]; })), box);
     });
