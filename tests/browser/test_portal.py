@@ -5,11 +5,14 @@ one organisation's user kept out of another's jobs."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+
+from aidc.services.auth import AUTH_CACHE_S
 
 pytestmark = pytest.mark.e2e
 
@@ -185,6 +188,17 @@ def test_operator_console(portal: Callable[..., Any]) -> None:
     assert me.json()["username"] == "admin"  # the CLI's token, made in the browser
     check_accessible(p.page)
     p.shot("19-account-tokens")
+    p.page.get_by_role("button", name=re.compile(r"^Revoke laptop ")).click()
+    p.page.wait_for_url(re.compile(r".*/portal/account$"))
+    # Other API workers trust a checked token for up to auth.AUTH_CACHE_S more.
+    deadline = time.monotonic() + 10 * AUTH_CACHE_S
+    while (
+        status := httpx.get(me.url, headers={"Authorization": f"Bearer {token}"}).status_code
+    ) == 200:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert status == 401
     p.page.get_by_role("button", name="Log out").click()
     p.page.wait_for_url(re.compile(r".*/portal/login$"))
     assert "/portal/login" in (p.go("/").url)  # the session ended
