@@ -106,11 +106,12 @@ def test_org_admin_requests_and_reviewer_approves(portal: Callable[..., Any]) ->
     page.get_by_label("Resource").select_option("a100")
     page.get_by_label("Hours").fill("120")
     page.get_by_label("Justification").fill("Night-time pedestrian detection experiments.")
+    admin.shot("08-allocation-form")
     page.get_by_role("button", name="Send the request").click()
     page.wait_for_url(re.compile(r".*/portal/allocations/\d+$"))
     allocation = page.url.rsplit("/", 1)[1]
     assert page.locator("#allocation-state").get_attribute("data-state") == "requested"
-    admin.shot("08-allocation-requested")
+    admin.shot("08b-allocation-requested")
 
     reviewer = portal("reviewer-choi")
     reviewer.go("/ops/reviews")
@@ -140,6 +141,9 @@ def test_switch_to_korean(portal: Callable[..., Any]) -> None:
         # Babel's Korean date format, e.g. "2026. 12. 1. 오후 4:05:00 UTC"
         assert re.search(r"\d{4}\. \d{1,2}\. \d{1,2}\.", p.page.locator(".facts").inner_text())
         p.shot("12-job-ko")
+    p.go("/jobs/new")
+    assert p.page.get_by_label("명령").is_visible()
+    p.shot("12b-submit-form-ko")
     p.page.get_by_role("link", name="English").click()
     p.page.wait_for_selector("html[lang=en]")
 
