@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit bench fmt clean
+.PHONY: run test lint typecheck unit browser bench fmt clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ typecheck: $(TEST_STAMP)
 
 unit: $(TEST_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The portal in Chromium (also part of `make unit`); screenshots in test-artifacts/portal/.
+browser: $(TEST_STAMP)
+	$(BIN)/pytest tests/browser -s
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/submit.py

@@ -123,6 +123,14 @@ class Client:
     def whoami(self) -> WhoAmI:
         return WhoAmI.model_validate(self._request("GET", "/v1/whoami").json())
 
+    def set_password(
+        self, password: str, username: str | None = None, current: str | None = None
+    ) -> None:
+        """Set the web portal's password: yours, or (center admins) ``username``'s."""
+        path = f"/v1/users/{username}/password" if username else "/v1/me/password"
+        body = {"password": password, "current_password": current}
+        self._request("POST", path, json=body)
+
     def submit(self, spec: dict[str, Any] | None = None, **fields: Any) -> JobView:
         """Submit a job spec (a dict, or keyword fields: project, command, accelerators...)."""
         body = {**(spec or {}), **fields}

@@ -16,9 +16,9 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from aidc import __version__, bootstrap
+from aidc import __version__, bootstrap, portal
 from aidc.api import errors
-from aidc.api.routes import center, jobs, policy, quotas, reports, simulations
+from aidc.api.routes import center, jobs, policy, quotas, reports, simulations, users
 from aidc.api.routes import courses as course_routes
 from aidc.api.routes import ledger as ledger_routes
 from aidc.api.routes.allocations import ROUTERS as ALLOCATION_ROUTERS
@@ -63,6 +63,8 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     for r in ALLOCATION_ROUTERS:  # organisations, invitations, programs, allocations
         app.include_router(r)
     app.include_router(ledger_routes.router)
+    app.include_router(users.router)
+    portal.mount(app)  # the web portal at /portal/ (aidc.portal; docs/portal.md)
     return app
 
 

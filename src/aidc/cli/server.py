@@ -153,10 +153,22 @@ def _demo_banner(running: Running, settings: Settings, url: str) -> None:
     path = settings.home / "demo-tokens.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"url": url, "users": [u.__dict__ for u in users]}, f, indent=1)
+        json.dump(
+            {
+                "url": url,
+                "password": demo_service.DEMO_PASSWORD,
+                "users": [u.__dict__ for u in users],
+            },
+            f,
+            indent=1,
+        )
     first = next(u for u in users if u.project)
     out.print(f"\n[bold]aidc demo center[/] at {url}  (API docs: {url}/docs)")
     out.print(f"Tokens of all demo users: {path}")
+    out.print(
+        f"Web portal: {url}/portal/ (every demo user's password: {demo_service.DEMO_PASSWORD})",
+        markup=False,
+    )
     out.print(f"Log in as {first.username} ({first.role}, {first.organisation}):")
     out.print(f"  aidc login --url {url} --token {first.token}")
     out.print(

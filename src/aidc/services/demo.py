@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from aidc.core.tenancy import OrgKind, Role
 from aidc.scheduler.snapshot import QuotaLimit
-from aidc.services import auth, demo_allocations, tenancy
+from aidc.services import auth, demo_allocations, passwords, tenancy
 from aidc.services.center import Center
 from aidc.services.demo_course import seed_course
 from aidc.services.quota_admin import add_cohort, move_cohort, put_quota
@@ -51,6 +51,9 @@ DEMO: tuple[tuple[str, OrgKind, str | None, list[tuple[str, Role]]], ...] = (
     ),
 )
 DEMO_TOKEN_NAME = "demo"
+# The portal's login for every demo user who has not set a password of their own (printed
+# at start, like the tokens; a demo center is not for real data).
+DEMO_PASSWORD = "aidc-demo-password"
 # A funding program grouping the startup and the SME: a two-level cohort tree.
 DEMO_PROGRAM = "ai-voucher"
 DEMO_PROGRAM_KINDS = (OrgKind.STARTUP, OrgKind.SME)
@@ -100,6 +103,10 @@ def seed(center: Center) -> list[DemoUser]:
             )
         ):
             tok.revoked_at = now
+        # One hash for all: the password is published anyway, and hashing is slow on purpose.
+        demo_hash = passwords.hash_password(DEMO_PASSWORD)
+        for user in s.scalars(select(User).where(User.id.in_(ids))):
+            user.password_hash = user.password_hash or demo_hash
     return [
         DemoUser(username, org, role, project, auth.issue_token(center, username, DEMO_TOKEN_NAME))
         for org, _, project, users in DEMO

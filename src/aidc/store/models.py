@@ -94,6 +94,8 @@ class User(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[float] = mapped_column(Float)
+    # argon2id hash for the web portal's login; None until the user sets a password.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True, default=None)
 
 
 class Project(Base):
@@ -225,4 +227,4 @@ class JobWait(Base):
 
 
 # The rest of the schema, so that ``Base.metadata`` is whole wherever models is imported.
-from aidc.store import models_allocations, models_ledger  # noqa: E402, F401
+from aidc.store import models_allocations, models_ledger, models_portal  # noqa: E402, F401

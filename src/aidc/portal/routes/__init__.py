@@ -1,0 +1,7 @@
+"""The portal's pages, one module per area. Datasets and notebooks add theirs here."""
+
+from __future__ import annotations
+
+from aidc.portal.routes import account, jobs, operator, org, reviews
+
+ROUTERS = (account.router, jobs.router, org.router, reviews.router, operator.router)
