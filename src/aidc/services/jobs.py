@@ -15,6 +15,7 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.tenancy import Principal, Role, can_cancel_job, can_read_job, can_submit
 from aidc.scheduler.feasibility import why_infeasible, why_never_within_nominal
 from aidc.schemas import EventView, JobView, WaitView
+from aidc.services import datasets_jobs
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
 from aidc.services.nodes import inventory_nodes
@@ -30,6 +31,7 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
     """Queue ``spec`` under its project, or refuse it with the field at fault."""
     if p.role is Role.VIEWER:
         raise Forbidden("viewers cannot submit jobs; ask an org admin for the member role")
+    spec = datasets_jobs.check_submit(center, p, spec)  # access, pinned versions
     now = center.clock()
     request = spec.request()
     # Checks read without the write lock; the write itself is two inserts.
