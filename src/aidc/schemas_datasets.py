@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aidc.core.datasets import Sector, Tier
 
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}\Z", description="Lower-case hex.")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="Lower-case hex.")]
 
 
 class DatasetCreate(BaseModel):

@@ -102,6 +102,7 @@ def search(
     actor: str | None = None,
     action: str | None = None,
     project: str | None = None,
+    outcome: str | None = None,
     since: float | None = None,
     until: float | None = None,
     limit: int = 1000,
@@ -120,6 +121,8 @@ def search(
         q = q.where(AuditRow.action == action)
     if project:
         q = q.where(AuditRow.project == project)
+    if outcome:
+        q = q.where(AuditRow.outcome == outcome)
     if since is not None:
         q = q.where(AuditRow.at >= since)
     if until is not None:
