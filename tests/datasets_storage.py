@@ -79,7 +79,7 @@ def s3_storage(endpoint: str) -> Storage:
 
 
 @pytest.fixture(params=KINDS)
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+def ds_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     if request.param == "local":
         return storage_from_url(str(tmp_path / "store"))
     endpoint: str = request.getfixturevalue("s3_endpoint")

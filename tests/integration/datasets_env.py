@@ -29,16 +29,16 @@ class DataTenants:
 
 
 @pytest.fixture
-def dc(center: Center, storage: Storage, tmp_path: Path) -> Center:
+def dc(center: Center, ds_storage: Storage, tmp_path: Path) -> Center:
     datasets_wiring.install(
         center,
-        where=DatasetPlace(storage, default_org_storage_gb=0.0005, cache_dir=tmp_path / "cache"),
+        where=DatasetPlace(ds_storage, default_org_storage_gb=0.0005, cache_dir=tmp_path / "cache"),
     )
     return center
 
 
 @pytest.fixture
-def dt(dc: Center) -> DataTenants:
+def people(dc: Center) -> DataTenants:
     t = make_tenants(dc)
     tenancy.create_user(dc, "steve", "Center", "data-steward")
     steve = auth.authenticate(dc, auth.issue_token(dc, "steve"))

@@ -11,8 +11,7 @@ from aidc.services.center import Center
 from aidc.services.datasets_place import place
 from aidc.services.errors import Conflict, Forbidden, Invalid
 from aidc.storage import Corrupt
-from tests.datasets_storage import s3_endpoint, storage  # noqa: F401
-from tests.integration.datasets_env import DataTenants, dc, decl, dt, make_dataset, upload  # noqa: F401
+from tests.integration.datasets_env import DataTenants, decl, make_dataset, upload
 
 BAD_NAMES = [
     "../escape.csv",
@@ -35,116 +34,122 @@ def stored(c: Center) -> list[str]:
 
 @pytest.mark.parametrize("bad", BAD_NAMES)
 def test_unsafe_file_names_are_refused_before_any_byte(
-    dc: Center, dt: DataTenants, bad: str
-) -> None:  # noqa: F811
-    make_dataset(dc, dt.t.alice, "traffic", "public", owner="Acme")
+    dc: Center, people: DataTenants, bad: str
+) -> None:
+    make_dataset(dc, people.t.alice, "traffic", "public", owner="Acme")
     body = UploadCreate(files=[FileDecl(path=bad, size=1, sha256="0" * 64)])
     with pytest.raises(Invalid) as e:
-        datasets_upload.start_upload(dc, dt.t.alice, "traffic", body)
+        datasets_upload.start_upload(dc, people.t.alice, "traffic", body)
     assert e.value.field == "files.0.path"
     assert stored(dc) == []
-    assert datasets.show(dc, dt.t.alice, "traffic").versions == []
+    assert datasets.show(dc, people.t.alice, "traffic").versions == []
 
 
-def test_upload_commit_and_download_round_trip(dc: Center, dt: DataTenants) -> None:  # noqa: F811
-    make_dataset(dc, dt.t.alice, "traffic", "public", owner="Acme", tags=["Seoul", "cars"])
+def test_upload_commit_and_download_round_trip(dc: Center, people: DataTenants) -> None:
+    make_dataset(dc, people.t.alice, "traffic", "public", owner="Acme", tags=["Seoul", "cars"])
     files = {"a.csv": b"x,y\n1,2\n", "sub/b.bin": bytes(range(256)) * 10}
-    view = upload(dc, dt.t.bob, "traffic", files, chunk=100)
+    view = upload(dc, people.t.bob, "traffic", files, chunk=100)
     assert (view.state, view.version) == ("ready", 1)
-    m = datasets_read.manifest(dc, dt.t.carol, "traffic", None)
+    m = datasets_read.manifest(dc, people.t.carol, "traffic", None)
     assert {f.path: f.size for f in m.files} == {"a.csv": 8, "sub/b.bin": 2560}
-    meta, chunks = datasets_read.open_file(dc, dt.t.carol, "traffic", 1, "sub/b.bin")
+    _, chunks = datasets_read.open_file(dc, people.t.carol, "traffic", 1, "sub/b.bin")
     assert b"".join(chunks) == files["sub/b.bin"]
-    assert upload(dc, dt.t.bob, "traffic", {"a.csv": b"v2"}).version == 2
-    found = datasets.search(dc, dt.t.carol, tag="seoul", tier="public", sector="automotive")
+    assert upload(dc, people.t.bob, "traffic", {"a.csv": b"v2"}).version == 2
+    found = datasets.search(dc, people.t.carol, tag="seoul", tier="public", sector="automotive")
     assert [d.name for d in found] == ["traffic"]
-    assert datasets.search(dc, dt.t.carol, text="nothing") == []
+    assert datasets.search(dc, people.t.carol, text="nothing") == []
 
 
-def test_an_interrupted_upload_resumes_where_it_stopped(dc: Center, dt: DataTenants) -> None:  # noqa: F811
-    make_dataset(dc, dt.t.alice, "traffic", "public", owner="Acme")
+def test_an_interrupted_upload_resumes_where_it_stopped(dc: Center, people: DataTenants) -> None:
+    make_dataset(dc, people.t.alice, "traffic", "public", owner="Acme")
     data = b"abcdefghij" * 30
-    up = datasets_upload.start_upload(dc, dt.t.bob, "traffic", decl({"f": data}))
-    datasets_upload.put_chunk(dc, dt.t.bob, "traffic", up.upload_id, 0, 0, data[:100])
+    up = datasets_upload.start_upload(dc, people.t.bob, "traffic", decl({"f": data}))
+    datasets_upload.put_chunk(dc, people.t.bob, "traffic", up.upload_id, 0, 0, data[:100])
     with pytest.raises(Conflict):  # a chunk from the wrong place
-        datasets_upload.put_chunk(dc, dt.t.bob, "traffic", up.upload_id, 0, 200, data[200:])
-    again = datasets_upload.show_upload(dc, dt.t.bob, "traffic", up.upload_id)
+        datasets_upload.put_chunk(dc, people.t.bob, "traffic", up.upload_id, 0, 200, data[200:])
+    again = datasets_upload.show_upload(dc, people.t.bob, "traffic", up.upload_id)
     assert again.files[0].received == 100
-    datasets_upload.put_chunk(dc, dt.t.bob, "traffic", up.upload_id, 0, 100, data[100:])
-    assert datasets_upload.commit(dc, dt.t.bob, "traffic", up.upload_id).state == "ready"
+    datasets_upload.put_chunk(dc, people.t.bob, "traffic", up.upload_id, 0, 100, data[100:])
+    assert datasets_upload.commit(dc, people.t.bob, "traffic", up.upload_id).state == "ready"
 
 
-def test_quota_exceeded_is_refused_before_any_byte_is_stored(dc: Center, dt: DataTenants) -> None:  # noqa: F811
-    make_dataset(dc, dt.t.alice, "big", "public", owner="Acme")  # Acme may hold 1 MB
+def test_quota_exceeded_is_refused_before_any_byte_is_stored(
+    dc: Center, people: DataTenants
+) -> None:
+    make_dataset(dc, people.t.alice, "big", "public", owner="Acme")  # Acme may hold 1 MB
     with pytest.raises(Invalid, match="quota") as e:
-        datasets_upload.start_upload(dc, dt.t.bob, "big", decl({"f": b"x" * 1_000_001}))
+        datasets_upload.start_upload(dc, people.t.bob, "big", decl({"f": b"x" * 1_000_001}))
     assert e.value.field == "files"
     assert stored(dc) == []
     # Beta has no allocation: the default (0.5 MB) applies.
-    make_dataset(dc, dt.t.carol, "beta-data", "public", owner="Beta")
+    make_dataset(dc, people.t.carol, "beta-data", "public", owner="Beta")
     with pytest.raises(Invalid, match="quota"):
-        datasets_upload.start_upload(dc, dt.t.carol, "beta-data", decl({"f": b"x" * 500_001}))
+        datasets_upload.start_upload(dc, people.t.carol, "beta-data", decl({"f": b"x" * 500_001}))
     assert stored(dc) == []
     # The center's own datasets have no quota.
-    make_dataset(dc, dt.t.root, "open", "public")
-    assert upload(dc, dt.t.root, "open", {"f": b"y" * 1_100_000}, chunk=500_000).state == "ready"
+    make_dataset(dc, people.t.root, "open", "public")
+    assert (
+        upload(dc, people.t.root, "open", {"f": b"y" * 1_100_000}, chunk=500_000).state == "ready"
+    )
 
 
-def test_a_chunk_is_refused_when_the_quota_shrank_meanwhile(dc: Center, dt: DataTenants) -> None:  # noqa: F811
-    make_dataset(dc, dt.t.alice, "a", "public", owner="Acme")
-    up = datasets_upload.start_upload(dc, dt.t.bob, "a", decl({"f": b"z" * 600_000}))
+def test_a_chunk_is_refused_when_the_quota_shrank_meanwhile(
+    dc: Center, people: DataTenants
+) -> None:
+    make_dataset(dc, people.t.alice, "a", "public", owner="Acme")
+    up = datasets_upload.start_upload(dc, people.t.bob, "a", decl({"f": b"z" * 600_000}))
     with dc.db.transaction() as s:  # the allocation ends: the default 0.5 MB applies
         s.execute(__import__("sqlalchemy").text("UPDATE allocations SET state = 'expired'"))
     with pytest.raises(Invalid, match="quota"):
-        datasets_upload.put_chunk(dc, dt.t.bob, "a", up.upload_id, 0, 0, b"z" * 1000)
+        datasets_upload.put_chunk(dc, people.t.bob, "a", up.upload_id, 0, 0, b"z" * 1000)
     assert stored(dc) == []
 
 
 def test_a_wrong_checksum_fails_the_commit_and_the_file_is_sent_again(
-    dc: Center, dt: DataTenants
-) -> None:  # noqa: F811
-    make_dataset(dc, dt.t.alice, "t", "public", owner="Acme")
-    up = datasets_upload.start_upload(dc, dt.t.bob, "t", decl({"f": b"right"}))
-    datasets_upload.put_chunk(dc, dt.t.bob, "t", up.upload_id, 0, 0, b"wrong")
+    dc: Center, people: DataTenants
+) -> None:
+    make_dataset(dc, people.t.alice, "t", "public", owner="Acme")
+    up = datasets_upload.start_upload(dc, people.t.bob, "t", decl({"f": b"right"}))
+    datasets_upload.put_chunk(dc, people.t.bob, "t", up.upload_id, 0, 0, b"wrong")
     with pytest.raises(Invalid, match="checksum"):
-        datasets_upload.commit(dc, dt.t.bob, "t", up.upload_id)
-    assert datasets_upload.show_upload(dc, dt.t.bob, "t", up.upload_id).files[0].received == 0
-    datasets_upload.put_chunk(dc, dt.t.bob, "t", up.upload_id, 0, 0, b"right")
-    assert datasets_upload.commit(dc, dt.t.bob, "t", up.upload_id).state == "ready"
+        datasets_upload.commit(dc, people.t.bob, "t", up.upload_id)
+    assert datasets_upload.show_upload(dc, people.t.bob, "t", up.upload_id).files[0].received == 0
+    datasets_upload.put_chunk(dc, people.t.bob, "t", up.upload_id, 0, 0, b"right")
+    assert datasets_upload.commit(dc, people.t.bob, "t", up.upload_id).state == "ready"
 
 
-def test_a_corrupted_stored_file_is_detected_on_read(dc: Center, dt: DataTenants) -> None:  # noqa: F811
-    make_dataset(dc, dt.t.alice, "t", "public", owner="Acme")
-    upload(dc, dt.t.bob, "t", {"f.csv": b"a,b\n1,2\n"})
+def test_a_corrupted_stored_file_is_detected_on_read(dc: Center, people: DataTenants) -> None:
+    make_dataset(dc, people.t.alice, "t", "public", owner="Acme")
+    upload(dc, people.t.bob, "t", {"f.csv": b"a,b\n1,2\n"})
     st = place(dc).storage
     st.delete_tree("data/t/1/f.csv")
     st.put_bytes("data/t/1/f.csv", b"a,b\n6,6\n")  # same size, other bytes
     with pytest.raises(Corrupt):
-        datasets_read.open_file(dc, dt.t.carol, "t", 1, "f.csv")
-    rows = datasets_audit.search(dc, dt.steve, dataset="t", action="corrupt")
+        datasets_read.open_file(dc, people.t.carol, "t", 1, "f.csv")
+    rows = datasets_audit.search(dc, people.steve, dataset="t", action="corrupt")
     assert rows and rows[0].outcome == "refused"
 
 
 def test_only_owners_upload_and_only_operators_publish_for_the_center(
-    dc: Center, dt: DataTenants
-) -> None:  # noqa: F811
-    make_dataset(dc, dt.t.alice, "mine", "public", owner="Acme")
+    dc: Center, people: DataTenants
+) -> None:
+    make_dataset(dc, people.t.alice, "mine", "public", owner="Acme")
     with pytest.raises(Forbidden):
-        datasets_upload.start_upload(dc, dt.t.carol, "mine", decl({"f": b"x"}))
+        datasets_upload.start_upload(dc, people.t.carol, "mine", decl({"f": b"x"}))
     with pytest.raises(Forbidden):
-        datasets_upload.start_upload(dc, dt.t.vic, "mine", decl({"f": b"x"}))
+        datasets_upload.start_upload(dc, people.t.vic, "mine", decl({"f": b"x"}))
     with pytest.raises(Forbidden):
-        make_dataset(dc, dt.t.alice, "central", "public")
+        make_dataset(dc, people.t.alice, "central", "public")
 
 
 def test_registered_data_is_for_members_of_approved_organisations(
-    dc: Center, dt: DataTenants
-) -> None:  # noqa: F811
-    make_dataset(dc, dt.t.root, "reg", "registered", sector="energy")
-    upload(dc, dt.t.root, "reg", {"f.csv": b"a\n1\n"})
-    _, chunks = datasets_read.open_file(dc, dt.t.bob, "reg", 1, "f.csv")  # Acme: approved
+    dc: Center, people: DataTenants
+) -> None:
+    make_dataset(dc, people.t.root, "reg", "registered", sector="energy")
+    upload(dc, people.t.root, "reg", {"f.csv": b"a\n1\n"})
+    _, chunks = datasets_read.open_file(dc, people.t.bob, "reg", 1, "f.csv")  # Acme: approved
     assert b"".join(chunks) == b"a\n1\n"
     with pytest.raises(Forbidden, match="registered"):
-        datasets_read.open_file(dc, dt.t.carol, "reg", 1, "f.csv")  # Beta: no allocation
-    rows = datasets_audit.search(dc, dt.steve, dataset="reg", actor="carol")
+        datasets_read.open_file(dc, people.t.carol, "reg", 1, "f.csv")  # Beta: no allocation
+    rows = datasets_audit.search(dc, people.steve, dataset="reg", actor="carol")
     assert [(r.action, r.outcome) for r in rows] == [("download", "refused")]

@@ -21,8 +21,7 @@ from aidc.services import (
 )
 from aidc.services.center import Center
 from aidc.services.errors import Forbidden, Invalid, NotFound
-from tests.datasets_storage import s3_endpoint, storage  # noqa: F401
-from tests.integration.datasets_env import DataTenants, dc, dt, make_dataset, upload  # noqa: F401
+from tests.integration.datasets_env import DataTenants, make_dataset, upload
 
 RECORDS = b"patient,age\nA,34\nB,57\n"
 
@@ -35,14 +34,14 @@ def wait_for(pred, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
-def med(dc: Center, dt: DataTenants) -> DataTenants:
-    make_dataset(dc, dt.t.root, "ehr", "restricted", sector="healthcare")
-    upload(dc, dt.t.root, "ehr", {"records.csv": RECORDS, "img/x.png": b"\x89PNG fake"})
-    return dt
+def med(dc: Center, people: DataTenants) -> DataTenants:
+    make_dataset(dc, people.t.root, "ehr", "restricted", sector="healthcare")
+    upload(dc, people.t.root, "ehr", {"records.csv": RECORDS, "img/x.png": b"\x89PNG fake"})
+    return people
 
 
-def refused(c: Center, dt: DataTenants, actor: str, action: str) -> list[str]:
-    rows = datasets_audit.search(c, dt.steve, dataset="ehr", actor=actor, action=action)
+def refused(c: Center, people: DataTenants, actor: str, action: str) -> list[str]:
+    rows = datasets_audit.search(c, people.steve, dataset="ehr", actor=actor, action=action)
     return [r.outcome for r in rows]
 
 
@@ -53,18 +52,18 @@ def reader_job(**kw: object) -> JobSpec:
     )
 
 
-def grant(c: Center, dt: DataTenants, ends_in: float = 3600) -> int:
+def grant(c: Center, people: DataTenants, ends_in: float = 3600) -> int:
     g = datasets_grants.request_grant(
         c,
-        dt.t.bob,
+        people.t.bob,
         GrantRequest(
             dataset="ehr", project="acme-a", purpose="sepsis model", ends_at=c.clock() + ends_in
         ),
     )
     assert (g.state, g.live) == ("requested", False)
     with pytest.raises(Forbidden):
-        datasets_grants.decide(c, dt.t.alice, g.id, True, GrantDecision())
-    approved = datasets_grants.decide(c, dt.steve, g.id, True, GrantDecision(reason="ok"))
+        datasets_grants.decide(c, people.t.alice, g.id, True, GrantDecision())
+    approved = datasets_grants.decide(c, people.steve, g.id, True, GrantDecision(reason="ok"))
     assert approved.live
     return g.id
 
