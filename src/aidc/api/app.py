@@ -18,8 +18,9 @@ from fastapi import FastAPI
 
 from aidc import __version__, bootstrap
 from aidc.api import errors
-from aidc.api.routes import center, jobs, policy, quotas, reports, simulations
+from aidc.api.routes import center, datasets_governance, jobs, policy, quotas, reports, simulations
 from aidc.api.routes import courses as course_routes
+from aidc.api.routes import datasets as dataset_routes
 from aidc.settings import Settings
 
 PR_SET_PDEATHSIG = 1
@@ -58,6 +59,8 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     app.include_router(simulations.router)
     app.include_router(course_routes.router)
     app.include_router(reports.router)
+    app.include_router(dataset_routes.router)
+    app.include_router(datasets_governance.router)
     return app
 
 

@@ -13,7 +13,7 @@ import tomli_w
 import typer
 from rich.table import Table
 
-from aidc.cli import course, dev, policy, report, simulate
+from aidc.cli import course, dataset, dev, policy, report, simulate
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
@@ -40,6 +40,8 @@ app.add_typer(project_app, name="project")
 app.add_typer(dev.app, name="dev")
 app.add_typer(course.app, name="course")
 app.add_typer(report.app, name="report")
+app.add_typer(dataset.app, name="dataset")
+app.command("audit")(dataset.audit)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -127,6 +129,14 @@ def submit(
     same_rack: Annotated[
         bool, typer.Option(help="Multi-node: all nodes on one rack/switch.")
     ] = False,
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="Read a dataset (read-only): NAME, NAME@VERSION or NAME@VERSION:PATH.",
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the end; exit with the job's code.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -145,6 +155,7 @@ def submit(
         "time_limit_s": _parse(time, parse_duration, "--time") if time else None,
         "nice": nice,
         "same_rack": same_rack,
+        "datasets": dataset or [],
     }
     if gpu_memory is not None:
         spec["accelerator_memory_gb"] = gpu_memory
