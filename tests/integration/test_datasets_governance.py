@@ -114,6 +114,9 @@ def test_with_a_grant_the_job_reads_the_data_and_its_outputs_wait_in_the_airlock
         wait_for(lambda: datasets_airlock.list_outputs(dc, t.bob) != [])
     finally:
         controller.stop()
+    with pytest.raises(Forbidden, match="log"):  # it may have printed the data
+        jobs.read_log(dc, t.bob, job.id, 0, 10_000)
+    assert b"done" in jobs.read_log(dc, t.root, job.id, 0, 10_000).data
     out = datasets_airlock.show(dc, t.bob, job.id)
     assert (out.state, [f.path for f in out.files]) == ("held", ["copy.csv"])
     assert out.datasets == ["ehr@1"]

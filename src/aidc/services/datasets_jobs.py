@@ -4,6 +4,8 @@ project), and the version pinned so that every run of the job reads the same byt
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,11 +14,12 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.tenancy import Principal
 from aidc.services.center import Center
 from aidc.services.datasets import by_name, ready_version
-from aidc.services.datasets_access import bytes_refusal
+from aidc.services.datasets_access import bytes_refusal, is_steward
 from aidc.services.datasets_audit import refuse
 from aidc.services.datasets_grants import live_grant
 from aidc.services.errors import Invalid, NotFound
 from aidc.store.models import Project
+from aidc.store.models_datasets import Dataset
 
 
 def check_submit(center: Center, p: Principal, spec: JobSpec) -> JobSpec:
@@ -57,3 +60,24 @@ def _refusal(
     if project_id is None or live_grant(s, dataset_id, project_id, now) is None:
         return "the project has no live access grant to this restricted dataset"
     return None
+
+
+def check_log_read(center: Center, p: Principal, job_id: str, spec: dict[str, Any]) -> None:
+    """A job that read restricted data may have printed it: its log is for stewards only,
+    like its outputs before release (refusals audited)."""
+    names = [m.get("name") for m in spec.get("datasets") or []]
+    if not names or is_steward(p):
+        return
+    with center.db.read() as s:
+        restricted = s.scalars(
+            select(Dataset.name).where(Dataset.name.in_(names), Dataset.tier == Tier.RESTRICTED)
+        ).first()
+    if restricted is not None:
+        refuse(
+            center,
+            p,
+            "log",
+            restricted,
+            f"job {job_id} read restricted data ({restricted}); its log stays inside the "
+            "center (a data steward can read it; write results to $AIDC_OUTPUT_DIR)",
+        )

@@ -202,6 +202,7 @@ def read_log(center: Center, p: Principal, job_id: str, offset: int, limit: int)
         row = _readable(s, p, job_id)
         finished = JobState(row.state).is_terminal
         engine_name, handle = row.engine, row.handle
+    datasets_jobs.check_log_read(center, p, job_id, row.spec)  # restricted data stays in
     if engine_name is None or handle is None:
         return LogChunk(b"", offset, finished)
     # Read outside the transaction: engines may be slow.
