@@ -422,10 +422,15 @@ class Client:
         )
         return UploadFileView.model_validate(r.json())
 
-    def commit_upload(self, name: str, upload_id: str) -> UploadView:
+    def commit_upload(
+        self, name: str, upload_id: str, sums: dict[int, str] | None = None
+    ) -> UploadView:
+        """Commit; ``sums``: file number -> SHA-256 for files declared without one."""
+        body = {"files": [{"idx": i, "sha256": h} for i, h in (sums or {}).items()]}
         r = self._request(
             "POST",
             f"/v1/datasets/{_q(name)}/uploads/{_q(upload_id)}/commit",
+            json=body,
             timeout=httpx.Timeout(3600.0),
         )
         return UploadView.model_validate(r.json())

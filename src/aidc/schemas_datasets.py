@@ -66,7 +66,21 @@ class FileDecl(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: Annotated[str, Field(max_length=1024)]
     size: Annotated[int, Field(ge=0)]
+    # Known now, or given at commit (a client that hashes while it sends reads once).
+    sha256: Sha256 | None = None
+
+
+class FileSum(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    idx: int
     sha256: Sha256
+
+
+class CommitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    files: Annotated[
+        list[FileSum], Field(description="SHA-256 of files declared without one.")
+    ] = []
 
 
 class UploadCreate(BaseModel):

@@ -3,9 +3,11 @@ safe names and quotas checked before any byte, checksums on write and read, tier
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from aidc.schemas_datasets import FileDecl, UploadCreate
+from aidc.schemas_datasets import FileDecl, FileSum, UploadCreate
 from aidc.services import datasets, datasets_audit, datasets_read, datasets_upload
 from aidc.services.center import Center
 from aidc.services.datasets_place import place
@@ -153,3 +155,22 @@ def test_registered_data_is_for_members_of_approved_organisations(
         datasets_read.open_file(dc, people.t.carol, "reg", 1, "f.csv")  # Beta: no allocation
     rows = datasets_audit.search(dc, people.steve, dataset="reg", actor="carol")
     assert [(r.action, r.outcome) for r in rows] == [("download", "refused")]
+
+
+def test_a_file_declared_by_size_gets_its_checksum_at_commit(
+    dc: Center, people: DataTenants
+) -> None:
+    make_dataset(dc, people.t.alice, "t", "public", owner="Acme")
+    body = UploadCreate(files=[FileDecl(path="f", size=6)])
+    up = datasets_upload.start_upload(dc, people.t.bob, "t", body)
+    datasets_upload.put_chunk(dc, people.t.bob, "t", up.upload_id, 0, 0, b"abc")
+    datasets_upload.put_chunk(dc, people.t.bob, "t", up.upload_id, 0, 3, b"def")
+    with pytest.raises(Invalid, match="SHA-256"):
+        datasets_upload.commit(dc, people.t.bob, "t", up.upload_id)
+    wrong = [FileSum(idx=0, sha256=hashlib.sha256(b"abcdeF").hexdigest())]
+    with pytest.raises(Invalid, match="checksum"):
+        datasets_upload.commit(dc, people.t.bob, "t", up.upload_id, wrong)
+    datasets_upload.put_chunk(dc, people.t.bob, "t", up.upload_id, 0, 0, b"abcdef")
+    right = [FileSum(idx=0, sha256=hashlib.sha256(b"abcdef").hexdigest())]
+    assert datasets_upload.commit(dc, people.t.bob, "t", up.upload_id, right).state == "ready"
+    assert datasets_read.manifest(dc, people.t.bob, "t", 1).files[0].sha256 == right[0].sha256

@@ -1,7 +1,8 @@
-"""`aidc dataset upload NAME DIR`: hash the folder's files, declare them, send them in
-chunks with a progress bar, commit. Interrupted uploads resume: the upload id and the
-files' hashes are kept in a state file next to the CLI's config, and a new run with the
-same folder continues from what the server says has arrived."""
+"""`aidc dataset upload NAME DIR`: declare the folder's files (paths and sizes), send them
+in chunks with a progress bar while hashing them, commit with their SHA-256 (the server
+compares them with what it received). Interrupted uploads resume: the upload id and the
+files' sizes and times are kept in a state file next to the CLI's config, and a new run
+with the same, unchanged folder continues from what the server says has arrived."""
 
 from __future__ import annotations
 
@@ -57,7 +58,6 @@ def upload(c: Client, name: str, folder: Path, note: str, chunk: int) -> UploadV
     saved = _load(sf)
     view: UploadView | None = None
     if saved and _same(saved["files"], files):
-        files = saved["files"]
         try:
             view = c.upload_status(name, saved["upload_id"])
         except ApiError as e:
@@ -68,56 +68,60 @@ def upload(c: Client, name: str, folder: Path, note: str, chunk: int) -> UploadV
         if view is not None:
             err.print(f"resuming upload of {name} version {view.version}")
     if view is None:
-        _hash_all(folder, files)
-        decl = [{k: f[k] for k in ("path", "size", "sha256")} for f in files]
+        # Declared by size; each file's SHA-256 is computed while it is sent (one read)
+        # and given at commit, where the server compares it with what it received.
+        decl = [{"path": f["path"], "size": f["size"]} for f in files]
         view = c.start_upload(name, decl, note)
         sf.parent.mkdir(parents=True, exist_ok=True)
         sf.write_text(json.dumps({"upload_id": view.upload_id, "files": files}))
     if view.state == "uploading":
-        _send(c, name, folder, view, chunk)
-        view = c.commit_upload(name, view.upload_id)
+        sums = _send(c, name, folder, view, chunk)
+        view = c.commit_upload(name, view.upload_id, sums)
     sf.unlink(missing_ok=True)
     return view
 
 
-def _send(c: Client, name: str, folder: Path, view: UploadView, chunk: int) -> None:
+def _send(c: Client, name: str, folder: Path, view: UploadView, chunk: int) -> dict[int, str]:
+    """Send what has not arrived of each file; every file's SHA-256 (a resumed file's
+    first part is read again to hash it, not sent again)."""
+    sums: dict[int, str] = {}
     done = sum(f.received for f in view.files)
     with _progress() as bar:
         task = bar.add_task(f"{name} v{view.version}", total=view.total_bytes, completed=done)
         for f in view.files:
-            offset = f.received
+            h = hashlib.sha256()
             with open(folder / f.path, "rb") as src:
-                src.seek(offset)
+                offset = 0
+                while offset < f.received:  # arrived before: hash only
+                    data = src.read(min(chunk, f.received - offset))
+                    if not data:
+                        fail(f"{f.path} is shorter than what was sent before; start again")
+                    h.update(data)
+                    offset += len(data)
                 while offset < f.size:
                     data = src.read(min(chunk, f.size - offset))
                     if not data:
                         fail(f"{f.path} became shorter while uploading; start again")
-                    try:
-                        got = c.put_chunk(name, view.upload_id, f.idx, offset, data)
-                    except ApiError as e:
-                        if e.status != 409:
-                            raise
-                        # Another try already got further (a lost answer): ask where.
-                        now = c.upload_status(name, view.upload_id).files[f.idx].received
-                        bar.advance(task, now - offset)
-                        offset = now
-                        src.seek(offset)
-                        continue
-                    bar.advance(task, got.received - offset)
-                    offset = got.received
+                    got = _put(c, name, view.upload_id, f.idx, offset, data)
+                    if not offset < got <= offset + len(data):
+                        fail(f"{f.path}: the server holds {got} bytes, not what was sent")
+                    h.update(data[: got - offset])
+                    bar.advance(task, got - offset)
+                    offset = got
+                    src.seek(offset)
+            sums[f.idx] = h.hexdigest()
+    return sums
 
 
-def _hash_all(folder: Path, files: list[dict[str, Any]]) -> None:
-    total = sum(f["size"] for f in files)
-    with _progress() as bar:
-        task = bar.add_task("checksums", total=total)
-        for f in files:
-            h = hashlib.sha256()
-            with open(folder / f["path"], "rb") as src:
-                while data := src.read(DEFAULT_CHUNK):
-                    h.update(data)
-                    bar.advance(task, len(data))
-            f["sha256"] = h.hexdigest()
+def _put(c: Client, name: str, upload_id: str, idx: int, offset: int, data: bytes) -> int:
+    """Send a chunk; how many bytes of the file the server holds now."""
+    try:
+        return c.put_chunk(name, upload_id, idx, offset, data).received
+    except ApiError as e:
+        if e.status != 409:
+            raise
+        # An earlier try of this chunk arrived though its answer was lost: ask where.
+        return c.upload_status(name, upload_id).files[idx].received
 
 
 def _progress() -> Progress:

@@ -10,14 +10,17 @@ the write, with a compare-and-set, so a chunk whose answer was lost can simply b
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import threading
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from aidc.core.datasets import file_path_problem
 from aidc.core.tenancy import Principal
-from aidc.schemas_datasets import UploadCreate, UploadFileView, UploadView
+from aidc.schemas_datasets import FileSum, UploadCreate, UploadFileView, UploadView
 from aidc.services.center import Center
 from aidc.services.datasets import ABORTED, READY, UPLOADING, by_name
 from aidc.services.datasets_access import may_manage
@@ -76,7 +79,9 @@ def start_upload(center: Center, p: Principal, name: str, body: UploadCreate) ->
         s.add(v)
         s.flush()
         for i, f in enumerate(body.files):
-            s.add(DatasetFile(version_id=v.id, idx=i, path=f.path, size=f.size, sha256=f.sha256))
+            s.add(
+                DatasetFile(version_id=v.id, idx=i, path=f.path, size=f.size, sha256=f.sha256 or "")
+            )
         s.flush()
         return _view(s, ds, v)
 
@@ -116,18 +121,24 @@ def put_chunk(
         file_id, path, size = f.id, f.path, f.size
     pl.storage.write_chunk(staged_key(upload_id, idx), offset, data)
     with center.db.transaction() as s:
-        s.execute(
+        result = s.execute(
             update(DatasetFile)
             .where(DatasetFile.id == file_id, DatasetFile.received == offset)
             .values(received=offset + len(data))
         )
+        moved = getattr(result, "rowcount", 0)
+    _RUNNING.add((upload_id, idx), offset, data, counted=bool(moved))
     return UploadFileView(idx=idx, path=path, size=size, received=offset + len(data))
 
 
-def commit(center: Center, p: Principal, name: str, upload_id: str) -> UploadView:
+def commit(
+    center: Center, p: Principal, name: str, upload_id: str, sums: list[FileSum] | None = None
+) -> UploadView:
     """Check every file's size and SHA-256, move them to the version's place and make the
-    version ready. A file that does not match is dropped and must be sent again."""
+    version ready. A file that does not match is dropped and must be sent again. Files
+    declared without a SHA-256 get theirs from ``sums``."""
     pl = place(center)
+    given = {f.idx: f.sha256 for f in sums or []}
     with center.db.read() as s:
         ds, v = _upload(s, p, name, upload_id)
         if v.state == READY:
@@ -140,8 +151,14 @@ def commit(center: Center, p: Principal, name: str, upload_id: str) -> UploadVie
             raise Invalid(
                 f"{len(missing)} file(s) have not fully arrived, e.g. {missing[0]}", "files"
             )
+        clash = [f.path for f in files if f.sha256 and given.get(f.idx, f.sha256) != f.sha256]
+        if clash:
+            raise Invalid(f"{clash[0]}: the SHA-256 differs from the one declared", "files")
+        unknown = [f.path for f in files if not f.sha256 and f.idx not in given]
+        if unknown:
+            raise Invalid(f"give the SHA-256 of {unknown[0]} (and every file without one)", "files")
         version = v.version
-        todo = [(f.id, f.idx, f.path, f.size, f.sha256) for f in files]
+        todo = [(f.id, f.idx, f.path, f.size, f.sha256 or given[f.idx]) for f in files]
     bad: list[tuple[int, str, str]] = []
     for file_id, idx, path, size, sha in todo:
         staged, final = staged_key(upload_id, idx), final_key(name, version, path)
@@ -149,7 +166,9 @@ def commit(center: Center, p: Principal, name: str, upload_id: str) -> UploadVie
             if size == 0 and not pl.storage.exists(staged):
                 pl.storage.write_chunk(staged, 0, b"")
             if pl.storage.exists(staged) or not pl.storage.exists(final):
-                pl.storage.commit_staged(staged, final, size, sha)
+                # Hashed as it arrived (same process, in order): no second read.
+                hashed = _RUNNING.digest((upload_id, idx), size)
+                pl.storage.commit_staged(staged, final, size, sha, hashed=hashed)
             else:  # moved by a commit that was interrupted: check what is there
                 pl.storage.verify(final, size, sha)
         except Corrupt as e:
@@ -161,6 +180,8 @@ def commit(center: Center, p: Principal, name: str, upload_id: str) -> UploadVie
             for file_id, _, _ in bad:
                 s.execute(update(DatasetFile).where(DatasetFile.id == file_id).values(received=0))
         else:
+            for file_id, _, _, _, sha in todo:
+                s.execute(update(DatasetFile).where(DatasetFile.id == file_id).values(sha256=sha))
             v.state = READY
             v.committed_at = center.clock()
             record(
@@ -173,6 +194,7 @@ def commit(center: Center, p: Principal, name: str, upload_id: str) -> UploadVie
                 detail=f"{v.file_count} files, {v.total_bytes} bytes",
             )
         view = _view(s, ds, v)
+    _RUNNING.forget(upload_id)
     if bad:
         raise Invalid(
             f"{len(bad)} file(s) do not match their declared checksum; send them again: "
@@ -191,10 +213,45 @@ def abort(center: Center, p: Principal, name: str, upload_id: str) -> UploadView
         v.state = ABORTED
         view = _view(s, ds, v)
     pl.storage.delete_tree(f"staging/{upload_id}")
+    _RUNNING.forget(upload_id)
     return view
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+class _RunningHashes:
+    """SHA-256 of staged files computed as their chunks arrive, in this process. Only an
+    optimisation: a file whose chunks went to another process (or arrived after a
+    restart) has no entry, and commit reads it back to hash it."""
+
+    def __init__(self) -> None:
+        self._h: dict[tuple[str, int], tuple[int, Any]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: tuple[str, int], offset: int, data: bytes, *, counted: bool) -> None:
+        with self._lock:
+            at, h = self._h.get(key, (0, None))
+            if offset == 0 and counted:
+                at, h = 0, hashlib.sha256()
+            if h is None or at != offset or not counted:
+                self._h.pop(key, None)
+                return
+            h.update(data)
+            self._h[key] = (offset + len(data), h)
+
+    def digest(self, key: tuple[str, int], size: int) -> str | None:
+        with self._lock:
+            at, h = self._h.get(key, (0, None))
+        return str(h.hexdigest()) if h is not None and at == size else None
+
+    def forget(self, upload_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._h if k[0] == upload_id]:
+                del self._h[key]
+
+
+_RUNNING = _RunningHashes()
 
 
 def _may_upload(p: Principal, ds: Dataset) -> None:

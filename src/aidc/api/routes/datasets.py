@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from aidc.api.deps import CenterDep, PrincipalDep
 from aidc.schemas import ErrorBody
 from aidc.schemas_datasets import (
+    CommitBody,
     DatasetCreate,
     DatasetView,
     ManifestView,
@@ -111,9 +112,12 @@ async def put_chunk(
 
 
 @router.post("/v1/datasets/{name}/uploads/{upload_id}/commit", responses=ERRORS)
-def commit(name: str, upload_id: str, c: CenterDep, p: PrincipalDep) -> UploadView:
-    """Verify every file's checksum and make the version immutable."""
-    return datasets_upload.commit(c, p, name, upload_id)
+def commit(
+    name: str, upload_id: str, c: CenterDep, p: PrincipalDep, body: CommitBody | None = None
+) -> UploadView:
+    """Verify every file's checksum and make the version immutable (SHA-256 of files
+    declared without one in the body)."""
+    return datasets_upload.commit(c, p, name, upload_id, body.files if body else None)
 
 
 @router.delete("/v1/datasets/{name}/uploads/{upload_id}", responses=ERRORS)
