@@ -40,6 +40,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/scheduler_scale.py
 	$(BIN)/python benchmarks/sim_speed.py
 	$(BIN)/python benchmarks/engines.py
+	$(BIN)/python benchmarks/datasets.py
 
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -92,12 +93,31 @@ def show_upload(center: Center, p: Principal, name: str, upload_id: str) -> Uplo
         return _view(s, ds, v)
 
 
-def put_chunk(
-    center: Center, p: Principal, name: str, upload_id: str, idx: int, offset: int, data: bytes
-) -> UploadFileView:
-    """Write ``data`` at ``offset`` of file ``idx``; the offset must be what has arrived."""
-    if len(data) > MAX_CHUNK_BYTES:
-        raise Invalid(f"chunks are at most {MAX_CHUNK_BYTES} bytes", field="chunk")
+@dataclass(frozen=True)
+class ChunkTicket:
+    """A chunk that passed its checks, to be written and then counted."""
+
+    upload_id: str
+    idx: int
+    file_id: int
+    path: str
+    size: int
+    offset: int
+    length: int
+
+    @property
+    def key(self) -> str:
+        return staged_key(self.upload_id, self.idx)
+
+
+def begin_chunk(
+    center: Center, p: Principal, name: str, upload_id: str, idx: int, offset: int, length: int
+) -> ChunkTicket:
+    """Check a chunk of ``length`` bytes at ``offset`` of file ``idx`` before any of its
+    bytes is taken: the offset must be what has arrived, the chunk within the declared
+    size, and the owner within its quota (which may have shrunk since the upload began)."""
+    if not 0 < length <= MAX_CHUNK_BYTES:
+        raise Invalid(f"chunks are 1 to {MAX_CHUNK_BYTES} bytes", field="chunk")
     pl = place(center)
     with center.db.read() as s:
         ds, v = _upload(s, p, name, upload_id)
@@ -109,26 +129,46 @@ def put_chunk(
                 f"file {f.path}: {f.received} bytes have arrived; send from there",
                 field="offset",
             )
-        if offset + len(data) > f.size:
+        if offset + length > f.size:
             raise Invalid(
                 f"file {f.path} was declared {f.size} bytes; this chunk goes past it",
                 field="chunk",
             )
-        # The quota may have shrunk since the upload began (an allocation ended).
         over = over_quota(s, ds.owner_org_id, 0, pl.default_org_storage_gb)
         if over is not None:
             raise Invalid(over, field="chunk")
-        file_id, path, size = f.id, f.path, f.size
-    pl.storage.write_chunk(staged_key(upload_id, idx), offset, data)
+        return ChunkTicket(upload_id, idx, f.id, f.path, f.size, offset, length)
+
+
+def running_hash(t: ChunkTicket) -> Any:
+    """The file's SHA-256 so far, to be fed this chunk (None: it will be read at commit)."""
+    return _RUNNING.take((t.upload_id, t.idx), t.offset)
+
+
+def end_chunk(center: Center, t: ChunkTicket, hasher: Any) -> UploadFileView:
+    """Count a written chunk (compare-and-set: a duplicate that raced it counts once)."""
     with center.db.transaction() as s:
         result = s.execute(
             update(DatasetFile)
-            .where(DatasetFile.id == file_id, DatasetFile.received == offset)
-            .values(received=offset + len(data))
+            .where(DatasetFile.id == t.file_id, DatasetFile.received == t.offset)
+            .values(received=t.offset + t.length)
         )
         moved = getattr(result, "rowcount", 0)
-    _RUNNING.add((upload_id, idx), offset, data, counted=bool(moved))
-    return UploadFileView(idx=idx, path=path, size=size, received=offset + len(data))
+    if moved and hasher is not None:
+        _RUNNING.keep((t.upload_id, t.idx), t.offset + t.length, hasher)
+    return UploadFileView(idx=t.idx, path=t.path, size=t.size, received=t.offset + t.length)
+
+
+def put_chunk(
+    center: Center, p: Principal, name: str, upload_id: str, idx: int, offset: int, data: bytes
+) -> UploadFileView:
+    """Write ``data`` at ``offset`` of file ``idx``; the offset must be what has arrived."""
+    t = begin_chunk(center, p, name, upload_id, idx, offset, len(data))
+    h = running_hash(t)
+    place(center).storage.write_chunk(t.key, offset, data)
+    if h is not None:
+        h.update(data)
+    return end_chunk(center, t, h)
 
 
 def commit(
@@ -229,16 +269,16 @@ class _RunningHashes:
         self._h: dict[tuple[str, int], tuple[int, Any]] = {}
         self._lock = threading.Lock()
 
-    def add(self, key: tuple[str, int], offset: int, data: bytes, *, counted: bool) -> None:
+    def take(self, key: tuple[str, int], offset: int) -> Any:
         with self._lock:
-            at, h = self._h.get(key, (0, None))
-            if offset == 0 and counted:
-                at, h = 0, hashlib.sha256()
-            if h is None or at != offset or not counted:
-                self._h.pop(key, None)
-                return
-            h.update(data)
-            self._h[key] = (offset + len(data), h)
+            at, h = self._h.pop(key, (0, None))
+        if offset == 0:
+            return hashlib.sha256()
+        return h if at == offset else None
+
+    def keep(self, key: tuple[str, int], at: int, h: Any) -> None:
+        with self._lock:
+            self._h[key] = (at, h)
 
     def digest(self, key: tuple[str, int], size: int) -> str | None:
         with self._lock:

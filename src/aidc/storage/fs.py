@@ -51,17 +51,16 @@ class Storage:
     def write_chunk(self, key: str, offset: int, data: bytes) -> None:
         """Write ``data`` at ``offset`` of the staged file ``key`` (chunks come in order;
         a chunk sent again after a lost answer overwrites itself)."""
+        w = self.chunk_writer(key, offset)
+        w.write(data)
+        w.close()
+
+    def chunk_writer(self, key: str, offset: int) -> ChunkWriter:
+        """A writer for one chunk from ``offset``, for bytes that arrive in pieces."""
         path = self.path(key)
         if self.is_local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-            try:
-                os.pwrite(fd, data, offset)
-                os.ftruncate(fd, offset + len(data))
-            finally:
-                os.close(fd)
-            return
-        self.fs.pipe_file(f"{path}/{offset:016d}", data)
+            return _LocalChunk(path, offset)
+        return _ObjectChunk(self.fs, f"{path}/{offset:016d}")
 
     def commit_staged(
         self, staged: str, final: str, size: int, sha256: str, hashed: str | None = None
@@ -189,6 +188,49 @@ class Storage:
             _make_writable(path)
         if self.fs.exists(path):
             self.fs.rm(path, recursive=True)
+
+
+class ChunkWriter:
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _LocalChunk(ChunkWriter):
+    """Pieces written straight into the staged file at their place."""
+
+    def __init__(self, path: str, offset: int) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        self._at = offset
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(self._fd, view, self._at)
+            self._at += n
+            view = view[n:]
+
+    def close(self) -> None:
+        try:
+            os.ftruncate(self._fd, self._at)  # drop what a longer earlier try left
+        finally:
+            os.close(self._fd)
+
+
+class _ObjectChunk(ChunkWriter):
+    """An object store cannot write at an offset: the chunk becomes one object."""
+
+    def __init__(self, fs: Any, path: str) -> None:
+        self._fs, self._path, self._parts = fs, path, []  # type: ignore[var-annotated]
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(bytes(data))
+
+    def close(self) -> None:
+        self._fs.pipe_file(self._path, b"".join(self._parts))
 
 
 def storage_from_url(url: str, **options: Any) -> Storage:

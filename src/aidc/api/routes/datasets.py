@@ -28,6 +28,7 @@ from aidc.services import (
     datasets_read,
     datasets_upload,
 )
+from aidc.services.datasets_place import place
 from aidc.services.errors import Conflict, Invalid
 from aidc.storage import Corrupt
 
@@ -101,14 +102,32 @@ async def put_chunk(
     c: CenterDep,
     p: PrincipalDep,
 ) -> UploadFileView:
-    """Bytes of file ``idx`` from ``offset`` (which must be what has arrived so far)."""
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > datasets_upload.MAX_CHUNK_BYTES:
-        raise Invalid(f"chunks are at most {datasets_upload.MAX_CHUNK_BYTES} bytes", "chunk")
-    data = await request.body()
-    return await run_in_threadpool(
-        datasets_upload.put_chunk, c, p, name, upload_id, idx, offset, data
+    """Bytes of file ``idx`` from ``offset`` (which must be what has arrived so far). The
+    chunk is checked (offset, declared size, quota) from its Content-Length before any
+    byte is read, then written as it arrives."""
+    try:
+        length = int(request.headers["content-length"])
+    except (KeyError, ValueError):
+        raise Invalid("send the chunk with a Content-Length", field="chunk") from None
+    t = await run_in_threadpool(
+        datasets_upload.begin_chunk, c, p, name, upload_id, idx, offset, length
     )
+    hasher = datasets_upload.running_hash(t)
+    writer = place(c).storage.chunk_writer(t.key, offset)
+    got = 0
+    try:
+        async for piece in request.stream():
+            got += len(piece)
+            if got > length:
+                raise Invalid("the chunk is longer than its Content-Length", field="chunk")
+            writer.write(piece)
+            if hasher is not None:
+                hasher.update(piece)
+    finally:
+        writer.close()
+    if got != length:
+        raise Invalid("the chunk is shorter than its Content-Length", field="chunk")
+    return await run_in_threadpool(datasets_upload.end_chunk, c, t, hasher)
 
 
 @router.post("/v1/datasets/{name}/uploads/{upload_id}/commit", responses=ERRORS)
