@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None, help="Work folder (default a temp dir).")
     args = ap.parse_args()
     size = int(args.size_gb * 10**9)
+    load_before = os.getloadavg()
     base = Path(tempfile.mkdtemp(prefix="aidc-bench-ds-", dir=args.dir))
     src_dir = base / "src"
     src_dir.mkdir()
@@ -121,7 +122,8 @@ def main() -> None:
             "cpu": cpu_model(),
             "cores": os.cpu_count(),
             "python": platform.python_version(),
-            "load_before": os.getloadavg(),
+            "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()],
         },
         "size_bytes": size,
         "chunk_mib": args.chunk_mb,

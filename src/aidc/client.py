@@ -520,7 +520,7 @@ class Client:
                     self._raise(r)
                 want = r.headers.get("x-aidc-sha256")
                 h = hashlib.sha256()
-                for chunk in r.iter_raw(4 * 1024 * 1024):
+                for chunk in r.iter_raw():  # as they come: re-chunking costs a copy
                     h.update(chunk)
                     yield chunk
                 if want and h.hexdigest() != want:
