@@ -7,15 +7,35 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from aidc.cli.dataset_upload import state_file
 from aidc.client import Client
+from tests.datasets_storage import KINDS, s3_storage
 from tests.server_process import ServerProcess
 
 EHR = "ehr-synthetic"
+
+
+@pytest.fixture(params=KINDS)
+def server(
+    request: pytest.FixtureRequest,
+    start_server: Callable[..., ServerProcess],
+    monkeypatch: pytest.MonkeyPatch,
+) -> ServerProcess:
+    """(Overrides the e2e ``server``.) The demo server with its datasets in a local folder,
+    or in a bucket of moto's S3 server (the server process reads AIDC_DATASETS_URL from
+    the environment it inherits)."""
+    if request.param == "s3":
+        endpoint: str = request.getfixturevalue("s3_endpoint")
+        bucket = s3_storage(endpoint).root.split("/")[0]
+        monkeypatch.setenv("AIDC_DATASETS_URL", f"s3://{bucket}/datasets")
+        monkeypatch.setenv("AIDC_DATASETS_S3_ENDPOINT", endpoint)
+    return start_server()
 
 
 def http(server: ServerProcess, user: str) -> httpx.Client:

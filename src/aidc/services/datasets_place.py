@@ -31,8 +31,11 @@ def place(center: Center) -> DatasetPlace:
 def place_from_settings(settings: Settings) -> DatasetPlace:
     url = settings.datasets_url or str(settings.home / "datasets")
     options: dict[str, object] = {}
-    if settings.datasets_s3_endpoint and url.startswith("s3://"):
-        options["endpoint_url"] = settings.datasets_s3_endpoint
+    if url.startswith("s3://"):
+        # Several processes write the same prefixes: never trust a cached listing.
+        options["use_listings_cache"] = False
+        if settings.datasets_s3_endpoint:
+            options["endpoint_url"] = settings.datasets_s3_endpoint
     return DatasetPlace(
         storage=storage_from_url(url, **options),
         default_org_storage_gb=settings.default_org_storage_gb,
