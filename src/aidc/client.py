@@ -465,7 +465,9 @@ class Client:
         return StorageView.model_validate(self._request("GET", "/v1/storage", params=params).json())
 
     def request_grant(self, **fields: Any) -> GrantView:
-        """Ask for access: dataset, project, purpose, ends_at (POSIX s), optionally starts_at."""
+        """Ask for access: dataset, project (or course), purpose, ends_at (POSIX s), optionally
+        starts_at."""
+        fields = {k: v for k, v in fields.items() if v is not None}
         return GrantView.model_validate(
             self._request("POST", "/v1/dataset-grants", json=fields).json()
         )

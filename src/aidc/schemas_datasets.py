@@ -114,7 +114,10 @@ class StorageView(BaseModel):
 class GrantRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dataset: str
-    project: str
+    project: Annotated[str | None, Field(description="The project that needs it, or:")] = None
+    course: Annotated[
+        str | None, Field(description="A course listing the dataset: all its students.")
+    ] = None
     purpose: Annotated[str, Field(min_length=1, max_length=10_000)]
     starts_at: float | None = None
     ends_at: float
@@ -128,7 +131,8 @@ class GrantDecision(BaseModel):
 class GrantView(BaseModel):
     id: int
     dataset: str
-    project: str
+    project: str  # "" for a course's grant
+    course: str = ""
     state: str
     live: bool
     purpose: str

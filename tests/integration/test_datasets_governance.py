@@ -12,16 +12,20 @@ from aidc.controller import Controller
 from aidc.core.jobspec import JobSpec
 from aidc.schemas_datasets import GrantDecision, GrantRequest
 from aidc.services import (
+    auth,
     datasets_airlock,
     datasets_audit,
     datasets_grants,
     datasets_preview,
     datasets_read,
     jobs,
+    tenancy,
 )
 from aidc.services.center import Center
 from aidc.services.errors import Forbidden, Invalid, NotFound
-from tests.integration.datasets_env import DataTenants, make_dataset, upload
+from aidc.store.models import Organisation, Project, User
+from aidc.store.models_allocations import Allocation, Course, CourseStudent
+from tests.integration.datasets_env import DataTenants, approve, make_dataset, upload
 
 RECORDS = b"patient,age\nA,34\nB,57\n"
 
@@ -48,7 +52,7 @@ def refused(c: Center, people: DataTenants, actor: str, action: str) -> list[str
 def reader_job(**kw: object) -> JobSpec:
     script = 'cat "$AIDC_DATASET_EHR/records.csv" > "$AIDC_OUTPUT_DIR/copy.csv"; echo done'
     return JobSpec.model_validate(
-        {"project": "acme-a", "script": script, "datasets": ["ehr@1:/data"], **kw}
+        {"project": "acme-a", "script": script, "datasets": ["ehr@1:/data"]} | kw
     )
 
 
@@ -194,3 +198,51 @@ def test_the_audit_log_is_for_stewards_and_exports_as_csv(dc: Center, med: DataT
     text = datasets_audit.as_csv(rows)
     assert text.splitlines()[0].startswith("at,actor,action,outcome,dataset,version")
     assert len(text.splitlines()) == len(rows) + 1
+
+
+def test_a_course_grant_covers_its_students_projects(dc: Center, med: DataTenants) -> None:
+    """A course listing the dataset asks once (its instructor); the steward's approval
+    covers every student's project, and no other project."""
+    tenancy.create_user(dc, "prof", "Beta", "member")
+    prof = auth.authenticate(dc, auth.issue_token(dc, "prof"))
+    approve(dc, "Beta", 0.001)
+    with dc.db.transaction() as s:
+        beta = s.query(Organisation).filter_by(name="Beta").one()
+        project = s.query(Project).filter_by(name="beta-b").one()
+        alloc = s.query(Allocation).filter_by(org_id=beta.id).one()
+        carol = s.query(User).filter_by(username="carol").one()
+        course = Course(
+            name="dl101",
+            org_id=beta.id,
+            program_id=alloc.program_id,
+            instructor_id=prof.user_id,
+            starts_at=0,
+            ends_at=4e9,
+            student_hours={},
+            student_quota={},
+            datasets=["ehr"],
+            created_at=0,
+        )
+        s.add(course)
+        s.flush()
+        s.add(CourseStudent(course_id=course.id, user_id=carol.id, project_id=project.id,
+                            allocation_id=alloc.id))  # fmt: skip
+    ask = GrantRequest(dataset="ehr", course="dl101", purpose="teaching",
+                       ends_at=dc.clock() + 3600)  # fmt: skip
+    with pytest.raises(NotFound):  # only the course's managers ask for it
+        datasets_grants.request_grant(dc, med.t.carol, ask)
+    g = datasets_grants.request_grant(dc, prof, ask)
+    assert (g.course, g.project) == ("dl101", "")
+    datasets_grants.decide(dc, med.steve, g.id, True, GrantDecision())
+    spec = reader_job(project="beta-b")
+    assert jobs.submit(dc, med.t.carol, spec).state == "QUEUED"
+    with pytest.raises(Forbidden):
+        jobs.submit(dc, med.t.bob, reader_job())  # acme-a is no student project
+    assert [x.course for x in datasets_grants.list_grants(dc, med.t.carol)] == ["dl101"]
+    make_dataset(dc, med.t.root, "other", "restricted")
+    with pytest.raises(Invalid, match="does not list"):
+        datasets_grants.request_grant(
+            dc,
+            prof,
+            GrantRequest(dataset="other", course="dl101", purpose="x", ends_at=dc.clock() + 60),
+        )

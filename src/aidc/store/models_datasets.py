@@ -74,13 +74,19 @@ class DatasetFile(Base):
 
 
 class AccessGrant(Base):
-    """A project's access to a restricted dataset: requested -> approved | rejected;
-    approved grants are live between starts_at and ends_at (or until revoked)."""
+    """A project's (or a course's: all its students' projects) access to a restricted
+    dataset: requested -> approved | rejected; approved grants are live between starts_at
+    and ends_at (or until revoked). Exactly one of project_id and course_id is set."""
 
     __tablename__ = "dataset_grants"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id"), nullable=True, index=True
+    )
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("courses.id"), nullable=True, index=True
+    )
     state: Mapped[str] = mapped_column(String(16))
     purpose: Mapped[str] = mapped_column(Text)
     starts_at: Mapped[float] = mapped_column(Float)

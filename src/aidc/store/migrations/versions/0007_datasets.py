@@ -108,7 +108,8 @@ def upgrade() -> None:
         "dataset_grants",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("dataset_id", sa.Integer(), nullable=False),
-        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=True),
+        sa.Column("course_id", sa.Integer(), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("purpose", sa.Text(), nullable=False),
         sa.Column("starts_at", sa.Float(), nullable=False),
@@ -126,9 +127,16 @@ def upgrade() -> None:
             ["project_id"],
             ["projects.id"],
         ),
+        sa.ForeignKeyConstraint(
+            ["course_id"],
+            ["courses.id"],
+        ),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("dataset_grants", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_dataset_grants_course_id"), ["course_id"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_dataset_grants_dataset_id"), ["dataset_id"], unique=False
         )
@@ -196,6 +204,7 @@ def downgrade() -> None:
     op.drop_table("dataset_versions")
     with op.batch_alter_table("dataset_grants", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dataset_grants_project_id"))
+        batch_op.drop_index(batch_op.f("ix_dataset_grants_course_id"))
         batch_op.drop_index(batch_op.f("ix_dataset_grants_dataset_id"))
 
     op.drop_table("dataset_grants")
