@@ -108,6 +108,13 @@ def test_an_interrupted_cli_upload_resumes(server: ServerProcess, tmp_path: Path
     r = server.cli("dataset", "create", "hanbit-frames", "--owner", "Hanbit Vision",
                    "--sector", "automotive", "--tier", "registered", "--tag", "frames")  # fmt: skip
     assert r.returncode == 0, r.stderr
+    with http(server, "minji") as h:  # refused before any byte: names, then the quota
+        bad = h.post("/v1/datasets/hanbit-frames/uploads",
+                     json={"files": [{"path": "../../etc/x", "size": 1}]})  # fmt: skip
+        assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "files.0.path"
+        big = h.post("/v1/datasets/hanbit-frames/uploads",
+                     json={"files": [{"path": "huge.bin", "size": 11 * 10**9}]})  # fmt: skip
+        assert big.status_code == 422 and "quota" in big.json()["message"], big.text
     folder = tmp_path / "frames"
     (folder / "sub").mkdir(parents=True)
     big = bytes(range(256)) * 8192  # 2 MiB

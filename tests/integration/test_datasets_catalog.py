@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from sqlalchemy import select
 
+from aidc.core.jobspec import JobSpec
 from aidc.schemas_datasets import FileDecl, FileSum, UploadCreate
-from aidc.services import datasets, datasets_audit, datasets_read, datasets_upload
+from aidc.services import datasets, datasets_audit, datasets_read, datasets_upload, jobs
 from aidc.services.center import Center
 from aidc.services.datasets_place import place
 from aidc.services.errors import Conflict, Forbidden, Invalid
 from aidc.storage import Corrupt
+from aidc.store.models import JobRow
 from tests.integration.datasets_env import DataTenants, decl, make_dataset, upload
 
 BAD_NAMES = [
@@ -174,3 +177,25 @@ def test_a_file_declared_by_size_gets_its_checksum_at_commit(
     right = [FileSum(idx=0, sha256=hashlib.sha256(b"abcdef").hexdigest())]
     assert datasets_upload.commit(dc, people.t.bob, "t", up.upload_id, right).state == "ready"
     assert datasets_read.manifest(dc, people.t.bob, "t", 1).files[0].sha256 == right[0].sha256
+
+
+def test_jobs_name_datasets_their_organisation_may_read_and_get_the_version_pinned(
+    dc: Center, people: DataTenants
+) -> None:
+    make_dataset(dc, people.t.root, "reg", "registered", sector="energy")
+    upload(dc, people.t.root, "reg", {"f.csv": b"a\n1\n"})
+    upload(dc, people.t.root, "reg", {"f.csv": b"a\n2\n"})
+
+    def job(project: str, ref: str) -> JobSpec:
+        return JobSpec.model_validate({"project": project, "command": ["true"], "datasets": [ref]})
+
+    queued = jobs.submit(dc, people.t.bob, job("acme-a", "reg"))
+    with dc.db.read() as s:
+        spec = s.scalars(select(JobRow.spec).where(JobRow.id == queued.id)).one()
+    assert spec["datasets"] == [{"name": "reg", "version": 2, "path": "/data"}]
+    with pytest.raises(Forbidden, match="registered"):  # Beta has no active allocation
+        jobs.submit(dc, people.t.carol, job("beta-b", "reg@1"))
+    with pytest.raises(Invalid):
+        jobs.submit(dc, people.t.bob, job("acme-a", "reg@9"))
+    with pytest.raises(Invalid):
+        jobs.submit(dc, people.t.bob, job("acme-a", "no-such-data"))
