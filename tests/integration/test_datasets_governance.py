@@ -22,6 +22,7 @@ from aidc.services import (
     tenancy,
 )
 from aidc.services.center import Center
+from aidc.services.datasets_place import place
 from aidc.services.errors import Forbidden, Invalid, NotFound
 from aidc.store.models import Organisation, Project, User
 from aidc.store.models_allocations import Allocation, Course, CourseStudent
@@ -246,3 +247,20 @@ def test_a_course_grant_covers_its_students_projects(dc: Center, med: DataTenant
             prof,
             GrantRequest(dataset="other", course="dl101", purpose="x", ends_at=dc.clock() + 60),
         )
+
+
+def test_a_job_is_not_started_on_corrupted_data(dc: Center, med: DataTenants) -> None:
+    grant(dc, med)
+    job = jobs.submit(dc, med.t.bob, reader_job())
+    st = place(dc).storage
+    st.delete_tree("data/ehr/1/records.csv")
+    st.put_bytes("data/ehr/1/records.csv", RECORDS.replace(b"34", b"99"))  # same size
+    controller = Controller(dc, tick_s=0.1)
+    controller.start()
+    try:
+        wait_for(lambda: jobs.get_job(dc, med.t.bob, job.id).state in ("SUCCEEDED", "FAILED"))
+    finally:
+        controller.stop()
+    view = jobs.get_job(dc, med.t.bob, job.id)
+    assert view.state == "FAILED" and "corrupt" in view.state_reason
+    assert refused(dc, med, f"job:{job.id}", "mount") == ["refused"]

@@ -46,7 +46,7 @@ class DatasetMounts:
 
     def prepare(self, job: LaunchRequest, run_dir: Path) -> dict[str, str]:
         """The variables that point the job at its datasets and its outputs folder."""
-        files = self._allowed(job)
+        files, purposes = self._allowed(job)
         view = run_dir / "datasets"
         env = {"AIDC_DATASETS_DIR": str(view)}
         for (name, version, mount_path), rows in files.items():
@@ -62,16 +62,26 @@ class DatasetMounts:
             env[env_name(name) + "_PATH"] = mount_path
         for folder, _dirs, _files in os.walk(view):
             os.chmod(folder, 0o555)  # the view itself cannot be changed by the job
+        now = self.center.clock()
+        with self.center.db.transaction() as s:  # every file checked: the mounts happen
+            for (name, version, mount_path), _ in files.items():
+                record(s, at=now, actor=f"job:{job.job_id}", action="mount", dataset=name,
+                       version=version, project=job.project, job_id=job.job_id,
+                       purpose=purposes[name], detail=mount_path)  # fmt: skip
         outputs = run_dir.parent / OUTPUTS
         outputs.mkdir(parents=True, exist_ok=True)
         env["AIDC_OUTPUT_DIR"] = str(outputs)
         return env
 
-    def _allowed(self, job: LaunchRequest) -> dict[tuple[str, int, str], list[DatasetFile]]:
+    def _allowed(
+        self, job: LaunchRequest
+    ) -> tuple[dict[tuple[str, int, str], list[DatasetFile]], dict[str, str]]:
+        """Each dataset's files, and the purpose of the grant it is read under."""
         now = self.center.clock()
         out: dict[tuple[str, int, str], list[DatasetFile]] = {}
+        purposes: dict[str, str] = {}
         refusal: tuple[str, int | None, str] | None = None
-        with self.center.db.transaction() as s:
+        with self.center.db.read() as s:
             project_id = s.scalar(select(Project.id).where(Project.name == job.project))
             for m in job.spec.datasets:
                 try:
@@ -89,18 +99,7 @@ class DatasetMounts:
                 if v is None:
                     refusal = (m.name, m.version, f"version {m.version} is not committed")
                     break
-                record(
-                    s,
-                    at=now,
-                    actor=f"job:{job.job_id}",
-                    action="mount",
-                    dataset=ds.name,
-                    version=v.version,
-                    project=job.project,
-                    job_id=job.job_id,
-                    purpose=grant.purpose if grant else "",
-                    detail=m.path,
-                )
+                purposes[ds.name] = grant.purpose if grant else ""
                 rows = list(s.scalars(select(DatasetFile).where(DatasetFile.version_id == v.id)))
                 for r in rows:
                     s.expunge(r)
@@ -108,7 +107,7 @@ class DatasetMounts:
         if refusal is not None:
             name, version, why = refusal
             self._refused(job, name, version, why)
-        return out
+        return out, purposes
 
     def _refused(self, job: LaunchRequest, name: str, version: int | None, why: str) -> NoReturn:
         with self.center.db.transaction() as s:

@@ -61,7 +61,7 @@ def open_file(
     meta = FileView(path=f.path, size=f.size, sha256=f.sha256)
     if f.size <= VERIFY_FIRST_BYTES:
         _verify_or_audit(center, p, name, v_num, key, f)
-    return meta, storage.read_verified(key, f.size, f.sha256)
+    return meta, _audited(center, p, name, v_num, storage.read_verified(key, f.size, f.sha256))
 
 
 def archive(center: Center, p: Principal, name: str, version: int | None) -> Iterator[bytes]:
@@ -116,18 +116,33 @@ def _verify_or_audit(
     try:
         place(center).storage.verify(key, f.size, f.sha256)
     except Corrupt as e:
-        with center.db.transaction() as s:
-            record(
-                s,
-                at=center.clock(),
-                actor=p.username,
-                action="corrupt",
-                outcome="refused",
-                dataset=name,
-                version=version,
-                detail=str(e),
-            )
+        _record_corrupt(center, p, name, version, str(e))
         raise
+
+
+def _audited(
+    center: Center, p: Principal, name: str, version: int, chunks: Iterator[bytes]
+) -> Iterator[bytes]:
+    """``chunks``, recording a ``corrupt`` audit row if they turn out not to match."""
+    try:
+        yield from chunks
+    except Corrupt as e:
+        _record_corrupt(center, p, name, version, str(e))
+        raise
+
+
+def _record_corrupt(center: Center, p: Principal, name: str, version: int, why: str) -> None:
+    with center.db.transaction() as s:
+        record(
+            s,
+            at=center.clock(),
+            actor=p.username,
+            action="corrupt",
+            outcome="refused",
+            dataset=name,
+            version=version,
+            detail=why,
+        )
 
 
 def _version(s: Session, ds: Dataset, version: int | None) -> DatasetVersion:
