@@ -124,7 +124,8 @@ async def put_chunk(
             if hasher is not None:
                 hasher.update(piece)
     finally:
-        writer.close()
+        # An object store's chunk is sent here: off the event loop.
+        await run_in_threadpool(writer.close)
     if got != length:
         raise Invalid("the chunk is shorter than its Content-Length", field="chunk")
     return await run_in_threadpool(datasets_upload.end_chunk, c, t, hasher)
