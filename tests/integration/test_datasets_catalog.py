@@ -4,6 +4,8 @@ safe names and quotas checked before any byte, checksums on write and read, tier
 from __future__ import annotations
 
 import hashlib
+import io
+import tarfile
 
 import pytest
 from sqlalchemy import select
@@ -199,3 +201,16 @@ def test_jobs_name_datasets_their_organisation_may_read_and_get_the_version_pinn
         jobs.submit(dc, people.t.bob, job("acme-a", "reg@9"))
     with pytest.raises(Invalid):
         jobs.submit(dc, people.t.bob, job("acme-a", "no-such-data"))
+
+
+def test_a_version_exports_as_a_tar_of_its_files(dc: Center, people: DataTenants) -> None:
+    make_dataset(dc, people.t.root, "open", "public")
+    files = {"a.csv": b"x\n1\n", "sub/b.bin": bytes(range(256)) * 3, "empty": b""}
+    upload(dc, people.t.root, "open", files)
+    data = b"".join(datasets_read.archive(dc, people.t.carol, "open", None))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        got = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    assert got == {f"open-1/{k}": v for k, v in files.items()}
+    assert [r.action for r in datasets_audit.search(dc, people.steve, dataset="open")][:1] == [
+        "archive"
+    ]

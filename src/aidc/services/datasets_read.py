@@ -5,7 +5,6 @@ versions or paths learns nothing."""
 
 from __future__ import annotations
 
-import io
 import tarfile
 from collections.abc import Iterator
 
@@ -170,57 +169,17 @@ def _file(s: Session, v: DatasetVersion, path: str) -> DatasetFile:
     return f
 
 
-class _Sink(io.RawIOBase):
-    """Collects what tarfile writes, to be handed out between members."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: object) -> int:
-        data = bytes(b)  # type: ignore[call-overload]
-        self.parts.append(data)
-        return len(data)
-
-    def drain(self) -> bytes:
-        out, self.parts = b"".join(self.parts), []
-        return out
-
-
-class _Verified(io.RawIOBase):
-    """A stored file as a readable stream, verified as tarfile reads it."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
-            try:
-                self._buf += next(self._chunks)
-            except StopIteration:
-                break
-        if n < 0:
-            n = len(self._buf)
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
-
-
 def _tar(
     storage: Storage, name: str, version: int, files: list[tuple[str, int, str]]
 ) -> Iterator[bytes]:
-    sink = _Sink()
-    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for path, size, sha in files:
-            info = tarfile.TarInfo(f"{name}-{version}/{path}")
-            info.size = size
-            info.mode = 0o444
-            chunks = storage.read_verified(final_key(name, version, path), size, sha)
-            tar.addfile(info, _Verified(chunks))
-            yield sink.drain()
-    yield sink.drain()
+    """A POSIX (pax) tar written as it streams: a header per file, its verified bytes,
+    padding to 512-byte blocks, two zero blocks at the end; memory stays one chunk."""
+    for path, size, sha in files:
+        info = tarfile.TarInfo(f"{name}-{version}/{path}")
+        info.size = size
+        info.mode = 0o444
+        yield info.tobuf(format=tarfile.PAX_FORMAT)
+        yield from storage.read_verified(final_key(name, version, path), size, sha)
+        if size % tarfile.BLOCKSIZE:
+            yield b"\0" * (tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE)
+    yield b"\0" * (2 * tarfile.BLOCKSIZE)
