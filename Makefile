@@ -45,6 +45,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/sim_speed.py
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/ledger.py
+	$(BIN)/python benchmarks/datasets.py
 
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks

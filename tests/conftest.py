@@ -22,6 +22,9 @@ from aidc.services.nodes import sync_inventory
 from aidc.store import migrate
 from aidc.store.db import Database
 
+# Dataset fixtures (ds_storage, s3_endpoint, dc, people): moto's S3 server and a catalog.
+pytest_plugins = ["tests.datasets_storage", "tests.integration.datasets_env"]
+
 REQUIRE_ALL = os.environ.get("AIDC_REQUIRE_ALL") == "1"
 PG_ADMIN_URL = os.environ.get("AIDC_TEST_DATABASE_URL")
 

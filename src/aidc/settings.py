@@ -61,6 +61,19 @@ class Settings(BaseSettings):
     simulations_dir: Path | None = Field(
         default=None, description="Simulation results and reports; default <home>/simulations."
     )
+    datasets_url: str | None = Field(
+        default=None,
+        description="Dataset storage: a folder, file:// or s3://bucket/prefix; "
+        "default <home>/datasets.",
+    )
+    datasets_s3_endpoint: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible store (e.g. http://minio:9000)."
+    )
+    default_org_storage_gb: float = Field(
+        default=10.0,
+        ge=0,
+        description="Dataset storage of an organisation without an active allocation.",
+    )
     demo: bool = False
     log_level: str = "info"
 

@@ -18,8 +18,18 @@ from fastapi import FastAPI
 
 from aidc import __version__, bootstrap, portal
 from aidc.api import errors
-from aidc.api.routes import center, jobs, policy, quotas, reports, simulations, users
+from aidc.api.routes import (
+    center,
+    datasets_governance,
+    jobs,
+    policy,
+    quotas,
+    reports,
+    simulations,
+    users,
+)
 from aidc.api.routes import courses as course_routes
+from aidc.api.routes import datasets as dataset_routes
 from aidc.api.routes import ledger as ledger_routes
 from aidc.api.routes.allocations import ROUTERS as ALLOCATION_ROUTERS
 from aidc.settings import Settings
@@ -64,6 +74,8 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
         app.include_router(r)
     app.include_router(ledger_routes.router)
     app.include_router(users.router)
+    app.include_router(dataset_routes.router)
+    app.include_router(datasets_governance.router)
     portal.mount(app)  # the web portal at /portal/ (aidc.portal; docs/portal.md)
     return app
 

@@ -13,7 +13,7 @@ import tomli_w
 import typer
 from rich.table import Table
 
-from aidc.cli import course, dev, ledger, policy, report, simulate, users
+from aidc.cli import course, dataset, dev, ledger, policy, report, simulate, users
 from aidc.cli.allocations import register as register_allocations
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
@@ -44,6 +44,8 @@ app.add_typer(report.app, name="report")
 app.add_typer(users.app, name="user")
 register_allocations(app)  # org, program, alloc, join
 ledger.register(app)
+app.add_typer(dataset.app, name="dataset")
+app.command("audit")(dataset.audit)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -131,6 +133,14 @@ def submit(
     same_rack: Annotated[
         bool, typer.Option(help="Multi-node: all nodes on one rack/switch.")
     ] = False,
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="Read a dataset (read-only): NAME, NAME@VERSION or NAME@VERSION:PATH.",
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the end; exit with the job's code.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -149,6 +159,7 @@ def submit(
         "time_limit_s": _parse(time, parse_duration, "--time") if time else None,
         "nice": nice,
         "same_rack": same_rack,
+        "datasets": dataset or [],
     }
     if gpu_memory is not None:
         spec["accelerator_memory_gb"] = gpu_memory

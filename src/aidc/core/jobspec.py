@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aidc.core import accelerators
+from aidc.core.datasets import DatasetMount
 from aidc.core.resources import Request
 from aidc.core.units import parse_duration, parse_memory_mib
 
@@ -98,6 +99,10 @@ class JobSpec(BaseModel):
     same_rack: Annotated[
         bool, Field(description="Multi-node jobs: all nodes must share one rack/switch.")
     ] = False
+    datasets: Annotated[
+        list[DatasetMount],
+        Field(max_length=16, description="Datasets to read: NAME[@VERSION][:PATH], read-only."),
+    ] = []
 
     @field_validator("project")
     @classmethod

@@ -21,6 +21,8 @@ class Role(StrEnum):
     CENTER_ADMIN = "center-admin"
     # Reviews allocation requests for programs; sees what a review needs, runs no jobs.
     REVIEWER = "reviewer"
+    # Decides access to restricted datasets and releases what leaves the airlock; runs no jobs.
+    DATA_STEWARD = "data-steward"
     ORG_ADMIN = "org-admin"
     MEMBER = "member"
     VIEWER = "viewer"
@@ -45,7 +47,7 @@ class Principal:
 def can_submit(p: Principal, project_id: int) -> bool:
     """Members and org admins submit to projects they belong to; viewers and reviewers
     never submit."""
-    if p.role in (Role.VIEWER, Role.REVIEWER):
+    if p.role in (Role.VIEWER, Role.REVIEWER, Role.DATA_STEWARD):
         return False
     return p.is_center_admin or project_id in p.project_ids
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from aidc.core.jobspec import JobSpec
@@ -108,6 +109,14 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release engine resources; running jobs keep running."""
+
+
+class DatasetProvider(Protocol):
+    """What engines with DATASET_MOUNTS ask before a run starts: a read-only view of the
+    job's datasets in ``run_dir`` and the variables that point at it (raises LaunchError
+    when the run may not read them)."""
+
+    def prepare(self, job: LaunchRequest, run_dir: Path) -> dict[str, str]: ...
 
 
 @runtime_checkable

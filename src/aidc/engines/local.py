@@ -28,6 +28,7 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.resources import Node
 from aidc.engines.base import (
     Capability,
+    DatasetProvider,
     EngineStatus,
     Handle,
     LaunchError,
@@ -47,7 +48,11 @@ RECOVER_WAIT_S = 2.0
 
 class LocalEngine:
     name = "local"
-    capabilities: frozenset[Capability] = frozenset({Capability.MULTI_NODE})
+    capabilities: frozenset[Capability] = frozenset(
+        {Capability.MULTI_NODE, Capability.DATASET_MOUNTS}
+    )
+    # Links declared datasets into each run (services.datasets_mounts); set at start.
+    datasets: DatasetProvider | None = None
 
     def __init__(self, home: Path, nodes: list[Node], grace_s: float = 10.0) -> None:
         self.jobs_dir = home / "jobs"
@@ -136,6 +141,12 @@ class LocalEngine:
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
         envs = self._rank_envs(job, job_dir, cwd, checkpoints)
+        if job.spec.datasets:
+            if self.datasets is None:
+                raise LaunchError("this host has no dataset store; the job names datasets")
+            extra = self.datasets.prepare(job, run_dir)
+            for env in envs:
+                env.update(extra)
         launch = {
             "argv": argv,
             "cwd": cwd,

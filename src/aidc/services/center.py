@@ -7,12 +7,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aidc.core.tenancy import Principal
 from aidc.engines.base import Engine
 from aidc.services.usage import LedgerUsage, UsageSource
 from aidc.store.db import Database
+
+if TYPE_CHECKING:
+    from aidc.services.datasets_place import DatasetPlace
 
 Clock = Callable[[], float]
 Listener = Callable[[str, dict[str, Any]], None]
@@ -47,3 +50,5 @@ class Center:
     auth_cache: dict[str, tuple[Principal, float | None, float]] = field(default_factory=dict)
     # Where fair share reads usage: the ledger (see services.metering).
     usage: UsageSource = field(default_factory=lambda: LedgerUsage())
+    # Where dataset bytes live and the storage rules (None: no dataset catalog).
+    datasets: DatasetPlace | None = None

@@ -11,6 +11,7 @@ from aidc.scheduler.snapshot import QuotaLimit
 from aidc.services import auth, demo_allocations, passwords, tenancy
 from aidc.services.center import Center
 from aidc.services.demo_course import seed_course
+from aidc.services.demo_datasets import seed_datasets
 from aidc.services.quota_admin import add_cohort, move_cohort, put_quota
 from aidc.services.quotas import OwnerKind, ensure_org_cohort
 from aidc.store.models import ApiToken, Cohort, Organisation, Project, User
@@ -111,7 +112,7 @@ def seed(center: Center) -> list[DemoUser]:
         DemoUser(username, org, role, project, auth.issue_token(center, username, DEMO_TOKEN_NAME))
         for org, _, project, users in DEMO
         for username, role in users
-    ] + [DemoUser(*student) for student in seed_course(center)]
+    ] + [DemoUser(*u) for u in (*seed_course(center), *seed_datasets(center))]
 
 
 def _seed_quotas(center: Center) -> None:

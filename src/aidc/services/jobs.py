@@ -15,6 +15,7 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.tenancy import Principal, Role, can_cancel_job, can_read_job, can_submit
 from aidc.scheduler.feasibility import why_infeasible, why_never_within_nominal
 from aidc.schemas import EventView, JobView, WaitView
+from aidc.services import datasets_jobs
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
 from aidc.services.nodes import inventory_nodes
@@ -30,6 +31,7 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
     """Queue ``spec`` under its project, or refuse it with the field at fault."""
     if p.role is Role.VIEWER:
         raise Forbidden("viewers cannot submit jobs; ask an org admin for the member role")
+    spec = datasets_jobs.check_submit(center, p, spec)  # access, pinned versions
     now = center.clock()
     request = spec.request()
     # Checks read without the write lock; the write itself is two inserts.
@@ -200,6 +202,7 @@ def read_log(center: Center, p: Principal, job_id: str, offset: int, limit: int)
         row = _readable(s, p, job_id)
         finished = JobState(row.state).is_terminal
         engine_name, handle = row.engine, row.handle
+    datasets_jobs.check_log_read(center, p, job_id, row.spec)  # restricted data stays in
     if engine_name is None or handle is None:
         return LogChunk(b"", offset, finished)
     # Read outside the transaction: engines may be slow.

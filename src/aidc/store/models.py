@@ -227,4 +227,9 @@ class JobWait(Base):
 
 
 # The rest of the schema, so that ``Base.metadata`` is whole wherever models is imported.
-from aidc.store import models_allocations, models_ledger, models_portal  # noqa: E402, F401
+from aidc.store import (  # noqa: E402, F401
+    models_allocations,
+    models_datasets,
+    models_ledger,
+    models_portal,
+)
