@@ -125,6 +125,7 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
         engine_lost_after_s=settings.engine_lost_after_s,
         inventory_every_s=settings.inventory_every_s,
     )
+    controller.notebooks.check_every_s = settings.notebook_check_s
     for topic in WAKE_TOPICS:
         center.bus.subscribe(topic, lambda _t, _p: controller.wake())
     listener = WakeupListener(address, controller.wake)

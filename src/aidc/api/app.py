@@ -20,6 +20,8 @@ from aidc import __version__, bootstrap
 from aidc.api import errors
 from aidc.api.routes import center, jobs, policy, quotas, simulations
 from aidc.api.routes import courses as course_routes
+from aidc.api.routes import notebooks as notebook_routes
+from aidc.api.routes import sessions as session_proxy
 from aidc.settings import Settings
 
 PR_SET_PDEATHSIG = 1
@@ -57,6 +59,8 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     app.include_router(quotas.router)
     app.include_router(simulations.router)
     app.include_router(course_routes.router)
+    app.include_router(notebook_routes.router)
+    app.include_router(session_proxy.router)
     return app
 
 

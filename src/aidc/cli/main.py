@@ -13,7 +13,7 @@ import tomli_w
 import typer
 from rich.table import Table
 
-from aidc.cli import course, dev, policy, simulate
+from aidc.cli import course, dev, environment, notebook, policy, simulate
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
 from aidc.cli.server import server
@@ -39,6 +39,8 @@ app.add_typer(cohort_app, name="cohort")
 app.add_typer(project_app, name="project")
 app.add_typer(dev.app, name="dev")
 app.add_typer(course.app, name="course")
+app.add_typer(notebook.app, name="notebook")
+app.add_typer(environment.app, name="env")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -127,6 +129,9 @@ def submit(
         bool, typer.Option(help="Multi-node: all nodes on one rack/switch.")
     ] = False,
     wait: Annotated[bool, typer.Option(help="Wait for the end; exit with the job's code.")] = False,
+    environment: Annotated[
+        str | None, typer.Option("--environment", help="A named environment (aidc env list).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Queue a job: `aidc submit -p PROJECT --gpus 1 --gpu-type a100 -t 1h -- python train.py`."""
@@ -145,6 +150,8 @@ def submit(
         "nice": nice,
         "same_rack": same_rack,
     }
+    if environment is not None:
+        spec["environment"] = environment
     if gpu_memory is not None:
         spec["accelerator_memory_gb"] = gpu_memory
     if spread is not None:
@@ -294,6 +301,8 @@ def job(job_id: str, as_json: JsonOpt = False) -> None:
     out.print(f"project {j.project}  user {j.user}  priority {spec['priority_class']}")
     run = spec["command"] if spec.get("command") else ["bash", "<script>"]
     out.print(f"command {' '.join(run)}")
+    if spec.get("environment"):
+        out.print(f"environment {spec['environment']}")
     out.print(
         f"asks {spec['nodes']} node(s) x {spec['accelerators']} "
         f"{_types(spec) if spec['accelerators'] else 'accelerators'}, {spec['cpus']} cpu, "

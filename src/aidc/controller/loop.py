@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 
 from aidc.controller.engine_health import EngineHealth
+from aidc.controller.notebooks import NotebookWatch
 from aidc.core.job_states import JobState
 from aidc.engines.base import (
     EngineStatus,
@@ -70,6 +71,7 @@ class Controller:
         self._preempt_sent: set[str] = set()
         for engine in center.engines.values():
             engine.set_listener(self.wake)
+        self.notebooks = NotebookWatch(center)
 
     def wake(self) -> None:
         self._wake.set()
@@ -156,6 +158,7 @@ class Controller:
             self.recover(set(self._recover_later))
         self._reconcile_running()
         self._schedule()
+        self.notebooks.step()
 
     def _record_waits(self, snap: Snapshot, result: Plan | None) -> None:
         """Store what changed in the scheduler's explanations, at most every

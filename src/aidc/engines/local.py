@@ -34,6 +34,7 @@ from aidc.engines.base import (
     LaunchRequest,
     Outcome,
 )
+from aidc.engines.interactive import environment_env, read_address
 from aidc.engines.job_env import aidc_env, device_env, rank_env
 from aidc.engines.local_spawner import Spawner
 from aidc.engines.registry import EngineConfig, EngineConfigError
@@ -47,7 +48,9 @@ RECOVER_WAIT_S = 2.0
 
 class LocalEngine:
     name = "local"
-    capabilities: frozenset[Capability] = frozenset({Capability.MULTI_NODE})
+    capabilities: frozenset[Capability] = frozenset(
+        {Capability.MULTI_NODE, Capability.INTERACTIVE_PORTS}
+    )
 
     def __init__(self, home: Path, nodes: list[Node], grace_s: float = 10.0) -> None:
         self.jobs_dir = home / "jobs"
@@ -190,6 +193,9 @@ class LocalEngine:
         # Handles from before runs had their own folders have no "log": it sat in "dir".
         return read_range(handle.get("log") or str(Path(handle["dir"]) / "job.log"), offset, limit)
 
+    def interactive_address(self, handle: Handle) -> str | None:
+        return read_address(handle)
+
     def close(self) -> None:
         self._spawner.close()
 
@@ -251,6 +257,7 @@ class LocalEngine:
         nodes of this host: each rank is a process here, with the env it would have on a
         cluster (one rank per node, so LOCAL_RANK 0) and rank 0 on 127.0.0.1."""
         base = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+        base.update(environment_env(job.environment, base.get("PATH", "")))
         base.update(job.spec.env)
         world = len(job.placement.nodes)
         port = _free_port() if world > 1 else 0

@@ -15,7 +15,7 @@ from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
 from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
 from aidc.scheduler import Decision, Explanation, Snapshot
-from aidc.services import usage
+from aidc.services import environments, usage
 from aidc.services.center import Center
 from aidc.services.nodes import inventory_nodes, placed_jobs, pool_engines
 from aidc.services.policy import current as current_policy
@@ -118,6 +118,7 @@ def _admit(
         time_limit_s=row.time_limit_s,
         attempt=row.attempt,
         organisation=org.name if org is not None else "",
+        environment=environments.for_launch(s, row.spec.get("environment"), project.org_id),
     )
 
 
