@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aidc.core.job_states import JobState
-from aidc.schemas_notebooks import NotebookStart
 from aidc.scheduler.snapshot import QuotaLimit
+from aidc.schemas_notebooks import NotebookStart
 from aidc.services import jobs, notebooks
 from aidc.services import notebook_access as access
 from aidc.services.center import Center
