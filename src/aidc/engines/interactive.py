@@ -9,6 +9,7 @@ an earlier attempt is never taken for the current one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -50,3 +51,11 @@ def environment_env(environment: Environment | None, path: str) -> dict[str, str
         env["VIRTUAL_ENV"] = environment.venv
         env["PATH"] = f"{environment.venv}/bin:{path}" if path else f"{environment.venv}/bin"
     return env
+
+
+def remote_environment_env(environment: Environment | None) -> dict[str, str]:
+    """``environment_env`` for engines whose nodes do not have this server's virtualenvs
+    (Slurm, Ray): the name, modules and image only; PATH is the node's."""
+    if environment is None:
+        return {}
+    return environment_env(dataclasses.replace(environment, venv=""), "")
