@@ -167,3 +167,47 @@ def test_restart_runs_a_fresh_jupyterlab_under_the_same_url(nb_server: ServerPro
     assert execute(server.url, session, kernel, code, bearer(minji)) == "x\n"
     listing = server.cli("notebook", "list")
     assert session in listing.stdout and "ready" in listing.stdout
+    shown = server.cli("notebook", "show", session)
+    assert shown.returncode == 0 and "restarts 1" in shown.stdout, shown.stdout
+    opened = server.cli("notebook", "open", session)
+    assert opened.stdout.strip().startswith(f"{server.url}/sessions/{session}/?ticket=")
+    foreign = server.cli("notebook", "open", session, user="seojun")
+    assert foreign.returncode == 2 and "no notebook session" in foreign.stderr
+
+
+def test_a_session_stops_at_its_maximum_lifetime(nb_server: ServerProcess) -> None:
+    server = nb_server
+    r = server.cli("notebook", "start", "-p", "hanbit-vision", "--time", "8s", "--no-wait")
+    assert r.returncode == 0, r.stderr
+    session = r.stdout.split()[1].rstrip(":")
+    with client(server) as c:
+        wait_until(lambda: c.notebook(session).state == "stopped", 60)
+        nb = c.notebook(session)
+        assert nb.message == "reached its maximum lifetime (8s)", nb.message
+        assert c.job(nb.job_id).state == "FAILED"
+
+
+def test_environments_through_the_cli_are_recorded_on_jobs(nb_server: ServerProcess) -> None:
+    server = nb_server
+    r = server.cli("env", "create", "hpc", "--module", "cuda/12.4", "--image", "nvcr.io/x:1")
+    assert r.returncode == 0 and "environment hpc: none" in r.stdout, r.stderr
+    assert "hpc" in server.cli("env", "list").stdout
+    assert "cuda/12.4" in server.cli("env", "show", "hpc").stdout
+    assert server.cli("env", "show", "hpc", user="seojun").returncode == 2
+    job = server.cli(
+        "submit",
+        "-p",
+        "hanbit-vision",
+        "--environment",
+        "hpc",
+        "--wait",
+        "--",
+        "sh",
+        "-c",
+        "echo $AIDC_ENVIRONMENT_MODULES",
+    )
+    assert job.returncode == 0, job.stderr
+    job_id = job.stdout.split()[0]
+    shown = server.cli("job", job_id)
+    assert "environment hpc" in shown.stdout, shown.stdout
+    assert server.cli("logs", job_id).stdout.strip() == "cuda/12.4"

@@ -111,6 +111,11 @@ def test_a_shared_session_admits_project_members_but_not_viewers(
     center: Center, t: Tenants, settings: Settings
 ) -> None:
     nb = start(center, settings, t.bob, shared=True)
+    private = start(center, settings, t.bob)
+    assert [n.id for n in notebooks.list_sessions(center, t.vic)] == [nb.id]
+    assert {n.id for n in notebooks.list_sessions(center, t.alice)} == {nb.id, private.id}
+    assert {n.id for n in notebooks.list_sessions(center, t.root)} == {nb.id, private.id}
+    assert notebooks.list_sessions(center, t.carol) == []
     assert access.enter(center, nb.id, bearer=_token(center, "alice"), cookie=None).user_id
     assert notebooks.get(center, t.vic, nb.id).shared
     with pytest.raises(Forbidden):

@@ -97,8 +97,16 @@ def list_sessions(center: Center, p: Principal, *, active_only: bool = False) ->
         q = select(NotebookRow).order_by(NotebookRow.created_at.desc()).limit(LIST_LIMIT)
         if active_only:
             q = q.where(NotebookRow.state != SessionState.STOPPED)
-        rows = [r for r in s.scalars(q) if can_see(s, p, r)]
-        return [view(s, r) for r in rows]
+        if not p.is_center_admin:
+            # can_see, as SQL, so that the limit counts only the caller's sessions.
+            mine = (NotebookRow.user_id == p.user_id) | (
+                NotebookRow.shared & NotebookRow.project_id.in_(p.project_ids)
+            )
+            if p.role is Role.ORG_ADMIN:
+                theirs = select(Project.id).where(Project.org_id == p.org_id)
+                mine = mine | NotebookRow.project_id.in_(theirs)
+            q = q.where(mine)
+        return [view(s, r) for r in s.scalars(q)]
 
 
 def get(center: Center, p: Principal, session_id: str) -> NotebookView:
