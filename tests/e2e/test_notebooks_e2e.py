@@ -4,7 +4,7 @@ only through aidc's proxy, by its owner only; culled when idle; stopped and rest
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -17,10 +17,17 @@ from tests.server_process import ServerProcess
 @pytest.fixture
 def nb_server(
     start_server: Callable[..., ServerProcess], monkeypatch: pytest.MonkeyPatch
-) -> ServerProcess:
+) -> Iterator[ServerProcess]:
     need_jupyterlab()
     monkeypatch.setenv("AIDC_NOTEBOOK_CHECK_S", "0.2")
-    return start_server()
+    server = start_server()
+    yield server
+    # Jobs outlive their server by design: stop every session's JupyterLab before it goes.
+    with client(server, "admin") as c:
+        for nb in c.notebooks(active=True):
+            c.stop_notebook(nb.id)
+        for nb in c.notebooks():
+            wait_until(lambda nb=nb: c.job(nb.job_id).state.is_terminal)
 
 
 def client(server: ServerProcess, user: str = "minji") -> Client:
