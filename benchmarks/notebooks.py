@@ -9,7 +9,8 @@ session is ready (queued -> placed -> launched -> JupyterLab answers through its
 address), then checks that /sessions/<id>/api/status answers through the proxy, stops the
 session and waits for its GPU to be free. The environment is the server's own JupyterLab
 (installed, so "cached"). Baseline: `python -m jupyterlab` with the same options, fresh
-private Jupyter folders and a token, timed from Popen until /api/status answers.
+private Jupyter folders and a token, timed from Popen until /api/status answers. The
+two alternate run by run, so that both see the same load.
 
 Progress goes to stderr; one JSON object to stdout. Target: median start-to-ready <= 5 s.
 """
@@ -120,16 +121,17 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="aidc-bench-nb-") as tmp:
         root = Path(tmp)
-        baseline = []
-        for i in range(args.runs):
-            baseline.append(round(bare_jupyterlab(root / f"bare-{i}"), 3))
-            log(f"bare jupyterlab {i + 1}/{args.runs}: {baseline[-1]:.2f}s")
+        baseline, runs = [], []
         server = ServerProcess(root / "home", f"sqlite:///{root / 'aidc.db'}").start()
         try:
-            runs = []
+            # Alternating, so that both see the same load on a shared machine.
             for i in range(args.runs):
+                baseline.append(round(bare_jupyterlab(root / f"bare-{i}"), 3))
                 runs.append(through_aidc(server))
-                log(f"aidc session {i + 1}/{args.runs}: ready in {runs[-1]['ready_s']:.2f}s")
+                log(
+                    f"run {i + 1}/{args.runs}: bare jupyterlab {baseline[-1]:.2f}s, "
+                    f"aidc session ready in {runs[-1]['ready_s']:.2f}s"
+                )
         finally:
             server.stop()
     ready = [r["ready_s"] for r in runs]
@@ -137,6 +139,7 @@ def main() -> None:
     result = {
         "benchmark": "notebooks",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
         "runs": args.runs,
         "bare_jupyterlab_to_status_s": baseline,
