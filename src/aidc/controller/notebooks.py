@@ -14,6 +14,7 @@ import logging
 
 from aidc.core.job_states import JobState
 from aidc.core.notebooks import SessionState, is_idle, last_activity
+from aidc.engines.interactive import engine_address
 from aidc.services import jupyter, notebook_watch
 from aidc.services.center import Center
 from aidc.services.notebooks import mark_ready
@@ -66,9 +67,4 @@ class NotebookWatch:
             notebook_watch.record_activity(self.center, w.session_id, active_at)
 
     def _address(self, w: notebook_watch.Watched) -> str | None:
-        engine = self.center.engines.get(w.engine or "")
-        ask = getattr(engine, "interactive_address", None)
-        if ask is None or w.handle is None:
-            return None
-        found = ask(w.handle)
-        return str(found) if found else None
+        return engine_address(self.center.engines.get(w.engine or ""), w.handle)

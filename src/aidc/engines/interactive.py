@@ -13,7 +13,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from aidc.engines.base import Environment, Handle
+from aidc.engines.base import Capability, Engine, Environment, Handle, InteractivePorts
 
 # Where the launcher lives; jobs run it with any Python 3 (standard library only).
 LAUNCHER = Path(__file__).with_name("notebook_launcher.py")
@@ -35,6 +35,16 @@ def read_address(handle: Handle) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def engine_address(engine: Engine | None, handle: Handle | None) -> str | None:
+    """Where ``engine`` says the run of ``handle`` listens; None while unknown, or for an
+    engine without ``Capability.INTERACTIVE_PORTS``."""
+    if engine is None or handle is None or Capability.INTERACTIVE_PORTS not in engine.capabilities:
+        return None
+    if not isinstance(engine, InteractivePorts):
+        return None
+    return engine.interactive_address(handle)
 
 
 def environment_env(environment: Environment | None, path: str) -> dict[str, str]:

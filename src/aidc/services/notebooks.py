@@ -28,7 +28,7 @@ from aidc.core.jobspec import JobSpec, PriorityClass
 from aidc.core.notebooks import DATASET_RE, SessionState, progress, stop_reason
 from aidc.core.tenancy import Principal, Role, can_cancel_job
 from aidc.core.validation import field_errors
-from aidc.engines.interactive import LAUNCHER
+from aidc.engines.interactive import LAUNCHER, engine_address
 from aidc.schemas_notebooks import NotebookStart, NotebookView
 from aidc.services import environments, jobs, jupyter
 from aidc.services.center import Center
@@ -196,12 +196,7 @@ def mark_stopped(center: Center, session_id: str, job_id: str, reason: str) -> N
 
 
 def _engine_address(center: Center, job: JobRow) -> str | None:
-    engine = center.engines.get(job.engine or "")
-    ask = getattr(engine, "interactive_address", None)
-    if ask is None or not job.handle:
-        return None
-    found = ask(job.handle)
-    return str(found) if found else None
+    return engine_address(center.engines.get(job.engine or ""), job.handle)
 
 
 # -- views and access ---------------------------------------------------------------------
