@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# `make run` needs aidc and its dev tools; the tests also drive a real Ray cluster, so
-# they install the optional extra aidc[ray] too (ray is never imported by a center
-# without a Ray pool).
+# `make run` needs aidc, its dev tools and JupyterLab (aidc[notebook], so that the demo
+# opens notebooks); the tests also drive a real Ray cluster, so they install the optional
+# extra aidc[ray] too (ray is never imported by a center without a Ray pool).
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
@@ -13,11 +13,11 @@ TEST_STAMP := $(VENV)/.installed-test
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,notebook]'
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray,notebook]'
 	touch $(TEST_STAMP)
 
 run: $(STAMP)
@@ -46,6 +46,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/datasets.py
+	$(BIN)/python benchmarks/notebooks.py
 
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks

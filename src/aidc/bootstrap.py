@@ -127,6 +127,7 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
         inventory_every_s=settings.inventory_every_s,
         meter_every_s=settings.meter_every_s,
     )
+    controller.notebooks.check_every_s = settings.notebook_check_s
     for topic in WAKE_TOPICS:
         center.bus.subscribe(topic, lambda _t, _p: controller.wake())
     listener = WakeupListener(address, controller.wake)

@@ -74,6 +74,19 @@ class Settings(BaseSettings):
         ge=0,
         description="Dataset storage of an organisation without an active allocation.",
     )
+    notebook_idle_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Notebook sessions without kernel or terminal activity this long are "
+        "stopped (0: never); a session may ask for less.",
+    )
+    notebook_check_s: float = Field(
+        default=60.0, gt=0, description="How often the controller checks sessions for idleness."
+    )
+    notebook_python: str | None = Field(
+        default=None,
+        description="The Python with jupyterlab that sessions run (default: the server's).",
+    )
     demo: bool = False
     log_level: str = "info"
 

@@ -31,6 +31,8 @@ from aidc.api.routes import (
 from aidc.api.routes import courses as course_routes
 from aidc.api.routes import datasets as dataset_routes
 from aidc.api.routes import ledger as ledger_routes
+from aidc.api.routes import notebooks as notebook_routes
+from aidc.api.routes import sessions as session_proxy
 from aidc.api.routes.allocations import ROUTERS as ALLOCATION_ROUTERS
 from aidc.settings import Settings
 
@@ -76,6 +78,8 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     app.include_router(users.router)
     app.include_router(dataset_routes.router)
     app.include_router(datasets_governance.router)
+    app.include_router(notebook_routes.router)
+    app.include_router(session_proxy.router)
     portal.mount(app)  # the web portal at /portal/ (aidc.portal; docs/portal.md)
     return app
 

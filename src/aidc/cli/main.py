@@ -13,7 +13,18 @@ import tomli_w
 import typer
 from rich.table import Table
 
-from aidc.cli import course, dataset, dev, ledger, policy, report, simulate, users
+from aidc.cli import (
+    course,
+    dataset,
+    dev,
+    environment,
+    ledger,
+    notebook,
+    policy,
+    report,
+    simulate,
+    users,
+)
 from aidc.cli.allocations import register as register_allocations
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
@@ -46,6 +57,8 @@ register_allocations(app)  # org, program, alloc, join
 ledger.register(app)
 app.add_typer(dataset.app, name="dataset")
 app.command("audit")(dataset.audit)
+app.add_typer(notebook.app, name="notebook")
+app.add_typer(environment.app, name="env")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -142,6 +155,9 @@ def submit(
         ),
     ] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the end; exit with the job's code.")] = False,
+    environment: Annotated[
+        str | None, typer.Option("--environment", help="A named environment (aidc env list).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Queue a job: `aidc submit -p PROJECT --gpus 1 --gpu-type a100 -t 1h -- python train.py`."""
@@ -161,6 +177,8 @@ def submit(
         "same_rack": same_rack,
         "datasets": dataset or [],
     }
+    if environment is not None:
+        spec["environment"] = environment
     if gpu_memory is not None:
         spec["accelerator_memory_gb"] = gpu_memory
     if spread is not None:
@@ -310,6 +328,8 @@ def job(job_id: str, as_json: JsonOpt = False) -> None:
     out.print(f"project {j.project}  user {j.user}  priority {spec['priority_class']}")
     run = spec["command"] if spec.get("command") else ["bash", "<script>"]
     out.print(f"command {' '.join(run)}")
+    if spec.get("environment"):
+        out.print(f"environment {spec['environment']}")
     out.print(
         f"asks {spec['nodes']} node(s) x {spec['accelerators']} "
         f"{_types(spec) if spec['accelerators'] else 'accelerators'}, {spec['cpus']} cpu, "

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from aidc import metrics
 from aidc.controller.accounting import Accounting
 from aidc.controller.engine_health import EngineHealth
+from aidc.controller.notebooks import NotebookWatch
 from aidc.core.job_states import JobState
 from aidc.engines.base import (
     EngineStatus,
@@ -76,6 +77,7 @@ class Controller:
         self._preempt_sent: set[str] = set()
         for engine in center.engines.values():
             engine.set_listener(self.wake)
+        self.notebooks = NotebookWatch(center)
 
     def wake(self) -> None:
         self._wake.set()
@@ -164,6 +166,7 @@ class Controller:
         # Before scheduling, so that holds see the credits as of now.
         self.accounting.step()
         self._schedule()
+        self.notebooks.step()
 
     def _record_waits(self, inp: pass_input.PassInput, result: Plan | None) -> None:
         """Store what changed in the scheduler's explanations, at most every

@@ -103,6 +103,10 @@ class JobSpec(BaseModel):
         list[DatasetMount],
         Field(max_length=16, description="Datasets to read: NAME[@VERSION][:PATH], read-only."),
     ] = []
+    environment: Annotated[
+        str | None,
+        Field(description="A named software environment of your organisation (aidc env list)."),
+    ] = None
 
     @field_validator("project")
     @classmethod
@@ -116,6 +120,13 @@ class JobSpec(BaseModel):
     def _job_name(cls, v: str | None) -> str | None:
         if v is not None and not NAME_RE.match(v):
             raise ValueError("must be 1-63 letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, v: str | None) -> str | None:
+        if v is not None and not NAME_RE.match(v):
+            raise ValueError("must be an environment name: letters, digits, '.', '_' or '-'")
         return v
 
     @field_validator("command")

@@ -31,6 +31,19 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Environment:
+    """A named software environment a job runs in (docs/notebooks.md, "Environments"):
+    a built virtualenv whose ``bin`` goes first on PATH (local engine), modules to load
+    (Slurm) or a container image (Ray). Engines pass what they cannot apply to the job as
+    ``AIDC_ENVIRONMENT*`` variables."""
+
+    name: str
+    venv: str = ""
+    modules: tuple[str, ...] = ()
+    image: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchRequest:
     job_id: str
     project: str
@@ -42,6 +55,8 @@ class LaunchRequest:
     attempt: int = 1
     # The project's organisation (engines map it to an account or a Unix identity).
     organisation: str = ""
+    # The spec's named environment, resolved (None: the node's own software).
+    environment: Environment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +140,16 @@ class AccountSync(Protocol):
 
     def sync_accounts(self, projects: Iterable[tuple[str, str, float]]) -> None:
         """Make an account for every (project, organisation, shares), with its shares."""
+
+
+@runtime_checkable
+class InteractivePorts(Protocol):
+    """An engine with ``Capability.INTERACTIVE_PORTS``: it says where a run's interactive
+    server (a notebook's JupyterLab) listens, once the run has said so itself (see
+    ``aidc.engines.interactive``)."""
+
+    def interactive_address(self, handle: Handle) -> str | None:
+        """``host:port`` the aidc server can reach, or None while not known yet."""
 
 
 @runtime_checkable

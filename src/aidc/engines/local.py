@@ -35,6 +35,7 @@ from aidc.engines.base import (
     LaunchRequest,
     Outcome,
 )
+from aidc.engines.interactive import environment_env, read_address
 from aidc.engines.job_env import aidc_env, device_env, rank_env
 from aidc.engines.local_spawner import Spawner
 from aidc.engines.registry import EngineConfig, EngineConfigError
@@ -49,7 +50,7 @@ RECOVER_WAIT_S = 2.0
 class LocalEngine:
     name = "local"
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.MULTI_NODE, Capability.DATASET_MOUNTS}
+        {Capability.MULTI_NODE, Capability.DATASET_MOUNTS, Capability.INTERACTIVE_PORTS}
     )
     # Links declared datasets into each run (services.datasets_mounts); set at start.
     datasets: DatasetProvider | None = None
@@ -201,6 +202,9 @@ class LocalEngine:
         # Handles from before runs had their own folders have no "log": it sat in "dir".
         return read_range(handle.get("log") or str(Path(handle["dir"]) / "job.log"), offset, limit)
 
+    def interactive_address(self, handle: Handle) -> str | None:
+        return read_address(handle)
+
     def close(self) -> None:
         self._spawner.close()
 
@@ -262,6 +266,7 @@ class LocalEngine:
         nodes of this host: each rank is a process here, with the env it would have on a
         cluster (one rank per node, so LOCAL_RANK 0) and rank 0 on 127.0.0.1."""
         base = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+        base.update(environment_env(job.environment, base.get("PATH", "")))
         base.update(job.spec.env)
         world = len(job.placement.nodes)
         port = _free_port() if world > 1 else 0

@@ -8,6 +8,7 @@ from typing import Any
 
 from aidc.core.resources import Node, NodeState
 from aidc.engines.base import LaunchRequest
+from aidc.engines.interactive import remote_environment_env
 from aidc.engines.job_env import aidc_env, device_env, rank_env
 from aidc.engines.local import PASS_ENV
 
@@ -56,6 +57,7 @@ def ranks(job: LaunchRequest, job_dir: Path, cwd: str, checkpoints: Path) -> lis
     world = len(job.placement.nodes)
     for rank, held in enumerate(job.placement.nodes):
         env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+        env.update(remote_environment_env(job.environment))
         env.update(job.spec.env)
         devices = device_env(held)
         env.update(devices)

@@ -55,6 +55,7 @@ from aidc.engines.base import (
     Outcome,
 )
 from aidc.engines.end_watcher import EndWatcher
+from aidc.engines.interactive import read_address, remote_environment_env
 from aidc.engines.job_env import aidc_env
 from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, job_argv, read_range
 from aidc.engines.registry import EngineConfig
@@ -71,7 +72,9 @@ STOPS = frozenset({Outcome.CANCELLED})
 
 class SlurmEngine:
     name = "slurm"
-    capabilities: frozenset[Capability] = frozenset({Capability.MULTI_NODE})
+    capabilities: frozenset[Capability] = frozenset(
+        {Capability.MULTI_NODE, Capability.INTERACTIVE_PORTS}
+    )
 
     def __init__(
         self,
@@ -155,15 +158,18 @@ class SlurmEngine:
         _start_log(log, job.attempt)
         nodes = job.placement.nodes
         n = len(nodes)
-        addresses = self._addresses([p.node for p in nodes]) if n > 1 else {}
+        # An interactive run (a notebook) listens on its node's address, for the proxy.
+        interactive = job.spec.priority_class == "interactive"
+        addresses = self._addresses([p.node for p in nodes]) if n > 1 or interactive else {}
         launch: dict[str, object] = {
             "argv": argv,
             "cwd": cwd,
-            "env": dict(job.spec.env),
+            "env": {**remote_environment_env(job.environment), **job.spec.env},
             "nodes": {
                 p.node: aidc_env(
                     job, p, job_dir=str(job_dir), cwd=cwd, checkpoints=str(checkpoints)
                 )
+                | ({"AIDC_INTERACTIVE_HOST": addresses.get(p.node, p.node)} if interactive else {})
                 for p in nodes
             },
             "log": str(log),
@@ -278,6 +284,9 @@ class SlurmEngine:
 
     def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
         return read_range(handle["log"], offset, limit)
+
+    def interactive_address(self, handle: Handle) -> str | None:
+        return read_address(handle)
 
     def close(self) -> None:
         self.cli.invalidate()

@@ -16,7 +16,7 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.usage_math import placement_rate
 from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
 from aidc.scheduler import Decision, Explanation, Snapshot
-from aidc.services import credits, metering, pass_input, usage
+from aidc.services import credits, environments, metering, pass_input, usage
 from aidc.services.center import Center
 from aidc.services.nodes import pool_engines
 from aidc.services.policy import current as current_policy
@@ -119,6 +119,7 @@ def _admit(
         time_limit_s=row.time_limit_s,
         attempt=row.attempt,
         organisation=org.name if org is not None else "",
+        environment=environments.for_launch(s, row.spec.get("environment"), project.org_id),
     )
 
 

@@ -15,7 +15,7 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.tenancy import Principal, Role, can_cancel_job, can_read_job, can_submit
 from aidc.scheduler.feasibility import why_infeasible, why_never_within_nominal
 from aidc.schemas import EventView, JobView, WaitView
-from aidc.services import datasets_jobs
+from aidc.services import datasets_jobs, environments
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
 from aidc.services.nodes import inventory_nodes
@@ -44,6 +44,8 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
                 f"{', '.join(mine) or 'none (ask an org admin to add you)'}",
                 field="project",
             )
+        if spec.environment is not None:
+            environments.check_usable(s, spec.environment, _org_of(s, project_id))
         _, policy = current_policy(s)
         nodes = inventory_nodes(s)
         infeasible = why_infeasible(request, nodes)
@@ -232,6 +234,12 @@ def _readable(s: Session, p: Principal, job_id: str, *, lock: bool = False) -> J
 def _can_read(s: Session, p: Principal, row: JobRow) -> bool:
     project = s.get(Project, row.project_id)
     return project is not None and can_read_job(p, project.id, project.org_id)
+
+
+def _org_of(s: Session, project_id: int) -> int:
+    project = s.get(Project, project_id)
+    assert project is not None
+    return project.org_id
 
 
 def _wait_view(w: JobWait | None) -> WaitView | None:

@@ -231,5 +231,6 @@ from aidc.store import (  # noqa: E402, F401
     models_allocations,
     models_datasets,
     models_ledger,
+    models_notebooks,
     models_portal,
 )
