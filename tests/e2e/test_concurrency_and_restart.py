@@ -72,7 +72,7 @@ def test_sigkill_of_the_server_readopts_running_jobs_and_keeps_the_queue(
     server = start_server()
     # Each job appends to a file on start, so a second start would show as a second line.
     # Long enough to still run after a restart on a loaded 2-core machine.
-    running = submit(server, "--gpus", "4", "--", "sh", "-c", "echo started >> starts; sleep 15")
+    running = submit(server, "--gpus", "4", "--", "sh", "-c", "echo started >> starts; sleep 30")
     queued = submit(server, "--gpus", "1", "--", "sh", "-c", "echo started >> starts")
     assert wait_state(server, running, {"RUNNING"})["state"] == "RUNNING"
     assert job_json(server, queued)["state"] == "QUEUED"
