@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from aidc.controller.accounting import Accounting
 from aidc.services.center import Center
 from aidc.services.storage_meter import meter_storage, utc_day
 from aidc.store.models import Organisation
@@ -41,3 +42,11 @@ def test_bytes_per_organisation_per_day_and_running_twice_counts_once(
         ("Acme", utc_day(T0)): (1500, 1500.0),
         ("Acme", utc_day(T0 + DAY)): (1600, 1600.0),
     }
+
+
+def test_the_controllers_accounting_step_meters_storage(dc: Center, people: DataTenants) -> None:
+    make_dataset(dc, people.t.alice, "acme-data", "public", owner="Acme")
+    upload(dc, people.t.bob, "acme-data", {"a": b"x" * 700})
+    dc.clock = lambda: T0
+    assert Accounting(dc, every_s=60).step() is not None
+    assert rows(dc) == {("Acme", utc_day(T0)): (700, 700.0)}

@@ -2,7 +2,8 @@
 
 Every ``every_s`` (``AIDC_METER_EVERY_S``): ``grants.advance`` starts approved allocations
 whose start came and expires active ones whose end passed (opening or closing credit
-accounts and quota), then ``metering.meter`` writes what ran and what capacity was up into
+accounts and quota) and ``storage_meter.meter_storage`` writes each organisation's stored
+bytes for the day, then ``metering.meter`` writes what ran and what capacity was up into
 the ledger. Runs that end are metered when they are recorded (``execution.on_run_ended``),
 not here. A failure is logged and tried again on the next step; metering picks up where
 the ledger ends, so nothing is lost by a missed step.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 
-from aidc.services import grants, metering
+from aidc.services import grants, metering, storage_meter
 from aidc.services.center import Center
 
 log = logging.getLogger("aidc.controller")
@@ -36,6 +37,7 @@ class Accounting:
         try:
             with self.center.db.transaction() as s:
                 changed = grants.advance(s, now)
+                storage_meter.meter_storage(s, now)
             if changed:
                 log.info("allocations started or expired: %s", changed)
             return metering.meter(self.center, now)
