@@ -13,7 +13,7 @@ from aidc.portal.web import CenterDep, TDep, UserDep
 from aidc.schemas_datasets import ManifestView, PreviewView
 from aidc.services import datasets, datasets_grants, datasets_preview, datasets_read, tenancy
 from aidc.services.datasets_access import is_steward
-from aidc.services.errors import Forbidden, Invalid
+from aidc.services.errors import Forbidden, Invalid, ServiceError
 
 router = APIRouter()
 PREVIEWABLE = (".csv", ".tsv")
@@ -75,7 +75,11 @@ def detail(name: str, request: Request, c: CenterDep, t: TDep, user: UserDep) ->
         paths = [f.path for f in files.files] if files else []
         first = next((x for x in paths if x.lower().endswith(PREVIEWABLE)), None)
         if files and first:
-            shown = datasets_preview.preview(c, p, name, files.version, first, PREVIEW_ROWS)
+            try:
+                shown = datasets_preview.preview(c, p, name, files.version, first, PREVIEW_ROWS)
+            except ServiceError:
+                shown = None  # the page still shows the card; the preview page says why
+
     grants = datasets_grants.list_grants(c, p, dataset=name) if restricted else []
     return web.render(
         request,
