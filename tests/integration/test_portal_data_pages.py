@@ -27,6 +27,8 @@ def app(dc: Center, people: DataTenants, tmp_path: Path) -> FastAPI:
     root = people.t.root
     make_dataset(dc, root, "roads", "public", tags=["traffic"], card=CARD, licence="CC-BY-4.0")
     upload(dc, root, "roads", {"counts.csv": b"road,n\nteheran,12\njongno,7\n"})
+    make_dataset(dc, root, "grid", "registered", sector="energy")
+    upload(dc, root, "grid", {"load.csv": b"hour,mw\n0,512\n"})
     make_dataset(dc, root, "ehr", "restricted", sector="healthcare")
     upload(dc, root, "ehr", {"patients.csv": b"id,secret\n1,do-not-show\n"})
     with dc.db.transaction() as s:
@@ -56,6 +58,10 @@ def test_the_catalog_filters_and_a_public_dataset_shows_its_preview(app: FastAPI
     one = carol.get("/portal/datasets/roads/preview", params={"path": "counts.csv"})
     assert one.status_code == 200 and "<td>jongno</td>" in one.text
     assert carol.get("/portal/datasets/nothing").status_code == 404
+    # Registered data: rows for approved organisations (Acme), not for Beta.
+    assert "<td>512</td>" not in carol.get("/portal/datasets/grid").text
+    assert carol.get("/portal/datasets/grid/preview?path=load.csv").status_code == 403
+    assert "<td>512</td>" in logged_in(app, "alice").get("/portal/datasets/grid").text
 
 
 def test_restricted_data_has_no_preview_and_another_orgs_grant_is_not_found(
