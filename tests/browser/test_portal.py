@@ -161,6 +161,59 @@ def test_another_organisation_cannot_open_the_job(portal: Callable[..., Any]) ->
     assert other.go("/ops/cluster").status == 403  # not an operator
 
 
+def test_datasets_catalog_preview_grant_and_another_org_refused(
+    portal: Callable[..., Any],
+) -> None:
+    p = portal("minji")
+    p.go("/datasets")
+    check_accessible(p.page)
+    p.page.get_by_label("Access tier").select_option("public")
+    p.page.get_by_role("button", name="Search").click()
+    assert p.page.get_by_role("link", name="ehr-synthetic").count() == 0
+    p.shot("20-dataset-catalog")
+    p.page.get_by_role("link", name="traffic-seoul").click()
+    p.page.wait_for_selector("table.preview tbody tr")  # the first rows of its CSV
+    check_accessible(p.page)
+    p.shot("21-dataset-public-preview")
+    p.go("/datasets/ehr-synthetic")
+    assert p.page.locator("table.preview").count() == 0  # restricted: no preview
+    check_accessible(p.page)
+    p.page.get_by_label("Purpose").fill("sepsis early warning")
+    p.page.get_by_label("For how many days").fill("30")
+    p.shot("22-dataset-restricted")
+    p.page.get_by_role("button", name="Request access").click()
+    p.page.wait_for_url(re.compile(r".*/portal/datasets-access/grants/\d+$"))
+    grant = p.page.url.split("/portal", 1)[1]
+    p.shot("23-grant-requested")
+
+    other = portal("hyunwoo")  # Daehan Motors: not Hanbit Vision's grant, no restricted bytes
+    assert other.go(grant).status == 404
+    assert "sepsis early warning" not in other.page.content()
+    preview = other.go("/datasets/ehr-synthetic/preview?path=admissions.csv")
+    assert preview.status == 403
+    assert "P00001" not in other.page.content()
+    other.shot("24-other-org-dataset-403")
+
+    steward = portal("admin")  # center admins decide grants like data stewards
+    steward.go("/datasets-access/grants")
+    check_accessible(steward.page)
+    steward.shot("25-grants-pending")
+    steward.go(grant)
+    steward.page.get_by_role("button", name="Approve").click()
+    steward.page.wait_for_url(re.compile(r".*/portal/datasets-access/grants/\d+$"))
+    assert "approved" in steward.page.locator("table").inner_text()
+    steward.go("/datasets-access/airlock")
+    check_accessible(steward.page)
+    steward.shot("26-airlock")
+
+    p.go("/notebooks")
+    check_accessible(p.page)
+    assert p.page.get_by_label("GPUs").is_visible()
+    p.shot("27-notebooks")
+    p.go("/environments")
+    p.shot("28-environments")
+
+
 def test_operator_console(portal: Callable[..., Any]) -> None:
     p = portal("admin")
     pages = {

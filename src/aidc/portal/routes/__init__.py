@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
-from aidc.portal.routes import account, jobs, operator, org, reviews
+from aidc.portal.routes import (
+    account,
+    data_access,
+    datasets,
+    jobs,
+    notebooks,
+    operator,
+    org,
+    reviews,
+)
 
-ROUTERS = (account.router, jobs.router, org.router, reviews.router, operator.router)
+ROUTERS = (
+    account.router,
+    jobs.router,
+    org.router,
+    reviews.router,
+    operator.router,
+    datasets.router,
+    data_access.router,
+    notebooks.router,
+)
