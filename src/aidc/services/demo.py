@@ -92,6 +92,8 @@ def seed(center: Center) -> list[DemoUser]:
             tenancy.create_project(center, project, org, [u for u, _ in users])
     _seed_quotas(center)
     demo_allocations.seed(center)
+    # The course's students and the data steward (their tokens are made with them).
+    extra = [DemoUser(*u) for u in (*seed_course(center), *seed_datasets(center))]
     now = center.clock()
     with center.db.transaction() as s:
         names = [u for _, _, _, users in DEMO for u, _ in users]
@@ -106,13 +108,14 @@ def seed(center: Center) -> list[DemoUser]:
             tok.revoked_at = now
         # One hash for all: the password is published anyway, and hashing is slow on purpose.
         demo_hash = passwords.hash_password(DEMO_PASSWORD)
-        for user in s.scalars(select(User).where(User.id.in_(ids))):
+        everyone = [*names, *(u.username for u in extra)]
+        for user in s.scalars(select(User).where(User.username.in_(everyone))):
             user.password_hash = user.password_hash or demo_hash
     return [
         DemoUser(username, org, role, project, auth.issue_token(center, username, DEMO_TOKEN_NAME))
         for org, _, project, users in DEMO
         for username, role in users
-    ] + [DemoUser(*u) for u in (*seed_course(center), *seed_datasets(center))]
+    ] + extra
 
 
 def _seed_quotas(center: Center) -> None:
