@@ -101,9 +101,12 @@ def show(center: Center, p: Principal, name: str) -> OrganisationView:
 
 
 def members(center: Center, p: Principal, name: str) -> list[MemberView]:
-    """An organisation's users with their roles and projects (its own people, operators)."""
+    """An organisation's users with their roles and projects (its own people, operators).
+    Reviewers see organisations' details to judge requests, not who works there."""
     with center.db.read() as s:
         org = visible_org(s, p, name)
+        if p.role is Role.REVIEWER and p.org_id != org.id:
+            raise Forbidden("reviewers see organisations' details, not their members")
         users = list(s.scalars(select(User).where(User.org_id == org.id).order_by(User.username)))
         projects: dict[int, list[str]] = defaultdict(list)
         for uid, pname in s.execute(
