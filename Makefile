@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit bench fmt clean
+.PHONY: run test lint typecheck unit bench fuzz fmt clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/sim_speed.py
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/ledger.py
+
+# Many more fuzzed requests per API operation than the suite's few (tests/security).
+fuzz: $(TEST_STAMP)
+	AIDC_FUZZ_EXAMPLES=$${AIDC_FUZZ_EXAMPLES:-200} AIDC_FUZZ_RANDOM=1 $(BIN)/pytest -q tests/security/test_fuzz.py
 
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +24,13 @@ from aidc.services.errors import (
 log = logging.getLogger("aidc.api")
 
 STATUS = {NotFound: 404, Forbidden: 403, Unauthenticated: 401, Invalid: 422, Conflict: 409}
+
+
+def json_errors(codes: Iterable[int | str]) -> dict[int | str, dict[str, object]]:
+    """Error responses declared as JSON ``ErrorBody`` for routes whose success is not JSON
+    (logs, CSV, HTML): ``"model"`` would document them in the route's own media type."""
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+    return {s: {"content": {"application/json": {"schema": ref}}} for s in codes}
 
 
 def error_response(

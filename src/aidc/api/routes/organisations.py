@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from aidc.api.deps import CenterDep, PrincipalDep
+from aidc.api.params import RowId
 from aidc.schemas import ErrorBody
 from aidc.schemas_allocations import (
     InvitationAccept,
@@ -96,7 +97,7 @@ def pending_invitations(name: str, c: CenterDep, p: PrincipalDep) -> list[Invita
 
 
 @router.delete("/v1/invitations/{invitation_id}", responses=ERRORS)
-def revoke_invitation(invitation_id: int, c: CenterDep, p: PrincipalDep) -> InvitationView:
+def revoke_invitation(invitation_id: RowId, c: CenterDep, p: PrincipalDep) -> InvitationView:
     return invitations.revoke(c, p, invitation_id)
 
 
