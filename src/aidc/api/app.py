@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from aidc import __version__, bootstrap
 from aidc.api import errors
+from aidc.api.limits import BodyLimit, SignInLimiter
 from aidc.api.routes import center, jobs, policy, quotas, reports, simulations
 from aidc.api.routes import courses as course_routes
 from aidc.api.routes import ledger as ledger_routes
@@ -52,6 +53,8 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.sign_in = SignInLimiter()
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     errors.install(app)
     app.include_router(center.router)
     app.include_router(jobs.router)

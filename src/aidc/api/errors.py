@@ -18,12 +18,20 @@ from aidc.services.errors import (
     Invalid,
     NotFound,
     ServiceError,
+    TooMany,
     Unauthenticated,
 )
 
 log = logging.getLogger("aidc.api")
 
-STATUS = {NotFound: 404, Forbidden: 403, Unauthenticated: 401, Invalid: 422, Conflict: 409}
+STATUS = {
+    NotFound: 404,
+    Forbidden: 403,
+    Unauthenticated: 401,
+    Invalid: 422,
+    Conflict: 409,
+    TooMany: 429,
+}
 
 
 def json_errors(codes: Iterable[int | str]) -> dict[int | str, dict[str, object]]:

@@ -47,3 +47,5 @@ class Center:
     auth_cache: dict[str, tuple[Principal, float | None, float]] = field(default_factory=dict)
     # Where fair share reads usage: the ledger (see services.metering).
     usage: UsageSource = field(default_factory=lambda: LedgerUsage())
+    # Queued jobs one user may have at once (AIDC_MAX_QUEUED_PER_USER); None: no cap.
+    max_queued_per_user: int | None = None

@@ -19,7 +19,7 @@ from aidc.services import job_export, jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422)
+    s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422, 429)
 }
 LOG_CHUNK = 256 * 1024
 FOLLOW_POLL_S = 0.2
