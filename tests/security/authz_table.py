@@ -236,4 +236,11 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/credits"): rule(SIGNED_IN),
     ("GET", "/v1/notifications"): rule(SIGNED_IN),
     ("GET", "/v1/ledger"): rule(SIGNED_IN),
+    # tokens: your own (a tenant's target is its member's token); the security log
+    ("GET", "/v1/tokens"): rule(SIGNED_IN),
+    ("POST", "/v1/tokens"): rule(SIGNED_IN, body=lambda o: {"name": "laptop"}),
+    ("DELETE", "/v1/tokens/{token_id}"): rule(
+        "member center_admin", TENANT, path={"token_id": "token_id"}
+    ),
+    ("GET", "/v1/audit"): rule("center_admin"),
 }

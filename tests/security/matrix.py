@@ -29,6 +29,7 @@ MISSING_OBJECTS = {
     "program": "no-such-program",
     "cohort": "no-such-cohort",
     "sim_id": MISSING["sim_id"],
+    "token_id": MISSING["token_id"],
 }
 DENIED = (401, 403, 404)
 OWN_TARGET = {"a_member": "A", "a_admin": "A", "b_member": "B"}

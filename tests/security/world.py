@@ -13,6 +13,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
 from aidc.core.jobspec import JobSpec
 from aidc.schemas_courses import CourseCreate
 from aidc.services import (
@@ -26,6 +28,7 @@ from aidc.services import (
     tenancy,
 )
 from aidc.services.center import Center
+from aidc.store.models import ApiToken
 
 DAY = 86400.0
 # The matrix's callers: role -> username ("anonymous" sends no token).
@@ -44,6 +47,7 @@ MISSING = {
     "allocation_id": "987654",
     "invitation_id": "987654",
     "sim_id": "00000000deadbeef",
+    "token_id": "987654",
 }
 
 
@@ -130,6 +134,12 @@ def build(c: Center) -> World:
             ),
         )
         assert invite.code is not None
+        with c.db.read() as s:
+            token_id = s.scalar(
+                select(ApiToken.id).where(
+                    ApiToken.token_hash == auth.hash_token(tokens[f"{target.lower()}_member"])
+                )
+            )
         world.objects[target] = {
             "org": org,
             "project": project,
@@ -140,6 +150,7 @@ def build(c: Center) -> World:
             "invitation_username": invite.username,
             "course": course,
             "member": instructor,
+            "token_id": str(token_id),  # the tenant's member's token
         }
     world.objects["-"] = {
         "program": "open-2027",

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from aidc import __version__, bootstrap
 from aidc.api import errors
 from aidc.api.limits import BodyLimit, SignInLimiter
-from aidc.api.routes import center, jobs, policy, quotas, reports, simulations
+from aidc.api.routes import center, jobs, policy, quotas, reports, security, simulations
 from aidc.api.routes import courses as course_routes
 from aidc.api.routes import ledger as ledger_routes
 from aidc.api.routes.allocations import ROUTERS as ALLOCATION_ROUTERS
@@ -66,6 +66,7 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     for r in ALLOCATION_ROUTERS:  # organisations, invitations, programs, allocations
         app.include_router(r)
     app.include_router(ledger_routes.router)
+    app.include_router(security.router)
     return app
 
 

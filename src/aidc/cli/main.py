@@ -13,7 +13,7 @@ import tomli_w
 import typer
 from rich.table import Table
 
-from aidc.cli import course, dev, ledger, policy, report, simulate
+from aidc.cli import course, dev, ledger, policy, report, security, simulate
 from aidc.cli.allocations import register as register_allocations
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
 from aidc.cli.quota import cohort_app, project_app, quota_app
@@ -43,6 +43,7 @@ app.add_typer(course.app, name="course")
 app.add_typer(report.app, name="report")
 register_allocations(app)  # org, program, alloc, join
 ledger.register(app)
+security.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

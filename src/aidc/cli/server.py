@@ -158,7 +158,13 @@ def _demo_banner(running: Running, settings: Settings, url: str) -> None:
     out.print(f"\n[bold]aidc demo center[/] at {url}  (API docs: {url}/docs)")
     out.print(f"Tokens of all demo users: {path}")
     out.print(f"Log in as {first.username} ({first.role}, {first.organisation}):")
-    out.print(f"  aidc login --url {url} --token {first.token}")
+    # The token stays in the 0600 file: a server's output usually ends up in a log.
+    out.print(
+        f"  aidc login --url {url} --token \"$(python3 -c 'import json,sys; "
+        f'print(json.load(open(sys.argv[1]))["users"][{users.index(first)}]["token"])\' '
+        f'{path})"',
+        markup=False,
+    )
     out.print(
         f"  aidc submit -p {first.project} --gpus 1 -t 10m -- "
         "sh -c 'echo GPUs: $CUDA_VISIBLE_DEVICES'\n",

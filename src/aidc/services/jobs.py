@@ -15,6 +15,7 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.tenancy import Principal, Role, can_cancel_job, can_read_job, can_submit
 from aidc.scheduler.feasibility import why_infeasible, why_never_within_nominal
 from aidc.schemas import EventView, JobView, WaitView
+from aidc.services import audit
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
 from aidc.services.nodes import inventory_nodes
@@ -177,6 +178,17 @@ def _cancel(s: Session, p: Principal, row: JobRow, now: float) -> str:
     state = JobState(row.state)
     if state.is_terminal:
         raise Conflict(f"job {row.id} already finished as {state}", field="job_id")
+    if p.user_id != row.user_id:
+        audit.record(
+            s,
+            at=now,
+            actor=p.username,
+            action="job.cancelled_by_admin",
+            target_kind="job",
+            target=row.id,
+            org_id=project.org_id,
+            state=str(state),
+        )
     if state in (JobState.QUEUED, JobState.ADMITTED, JobState.PREEMPTED):
         reason = f"cancelled by {p.username}"
         job_store.apply_transition(

@@ -225,4 +225,4 @@ class JobWait(Base):
 
 
 # The rest of the schema, so that ``Base.metadata`` is whole wherever models is imported.
-from aidc.store import models_allocations, models_ledger  # noqa: E402, F401
+from aidc.store import models_allocations, models_audit, models_ledger  # noqa: E402, F401
