@@ -7,12 +7,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.crash_run import run
 
 JOBS = int(os.environ.get("AIDC_CRASH_JOBS", "80"))
 KILLS = int(os.environ.get("AIDC_CRASH_KILLS", "3"))
 
 
+@pytest.mark.timeout(600)
 def test_random_sigkills_lose_nothing_and_start_nothing_twice(db_url: str, tmp_path: Path) -> None:
     report = run(tmp_path / "home", db_url, jobs=JOBS, kills=KILLS)
     print(f"\n{JOBS} jobs, {KILLS} kills, {report.seconds:.0f} s: {dict(report.states)}")
