@@ -41,6 +41,8 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/sim_speed.py
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/ledger.py
+	$(BIN)/python benchmarks/load.py
+	test -z "$$AIDC_TEST_DATABASE_URL" || $(BIN)/python benchmarks/load.py --database-url "$$AIDC_TEST_DATABASE_URL"
 
 # Many more fuzzed requests per API operation than the suite's few (tests/security).
 fuzz: $(TEST_STAMP)
