@@ -35,6 +35,15 @@ from aidc.engines.base import (
     Outcome,
 )
 from aidc.engines.job_env import aidc_env, device_env, rank_env
+from aidc.engines.local_identity import (
+    Identity,
+    IdentityError,
+    Rlimits,
+    close_home,
+    ensure_user,
+    own_private,
+    rlimits_from_options,
+)
 from aidc.engines.local_spawner import Spawner
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
@@ -49,10 +58,27 @@ class LocalEngine:
     name = "local"
     capabilities: frozenset[Capability] = frozenset({Capability.MULTI_NODE})
 
-    def __init__(self, home: Path, nodes: list[Node], grace_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        home: Path,
+        nodes: list[Node],
+        grace_s: float = 10.0,
+        *,
+        isolate: bool = False,
+        rlimits: Rlimits | None = None,
+    ) -> None:
+        self.home = home
         self.jobs_dir = home / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints_dir = home / "checkpoints"
+        self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        # Each organisation's jobs as its own Unix user (local_identity); root only.
+        self.isolate = isolate
+        self.rlimits = rlimits or Rlimits()
+        if isolate:
+            if os.geteuid() != 0:
+                raise EngineConfigError("engines.local.isolate: the server must run as root")
+            close_home(home)
         self._nodes = nodes
         self.grace_s = grace_s
         self._on_change: Callable[[], None] = lambda: None
@@ -132,18 +158,25 @@ class LocalEngine:
         if not os.path.isdir(cwd):
             raise LaunchError(f"workdir {cwd} does not exist on this host")
         checkpoints = self._checkpoint_dir(job.job_id)
+        who = self._identity(job, job_dir, work, checkpoints)
         argv = job_argv(job.spec, run_dir)
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
         envs = self._rank_envs(job, job_dir, cwd, checkpoints)
-        launch = {
+        if who is not None:
+            for env in envs:
+                env.update(HOME=str(work), USER=who.user, LOGNAME=who.user)
+        launch: dict[str, object] = {
             "argv": argv,
             "cwd": cwd,
             "rank_envs": envs,
             "log": str(log),
             "time_limit_s": job.time_limit_s,
             "grace_s": self.grace_s,
+            "rlimits": self.rlimits.as_launch(),
         }
+        if who is not None:
+            launch |= {"uid": who.uid, "gid": who.gid}
         _write_json(run_dir / "launch.json", launch)
         return run_dir
 
@@ -222,12 +255,27 @@ class LocalEngine:
             attempt = max((int(n) for n in runs if n.isdigit()), default=0)
         return job_dir / f"attempt-{attempt}" if attempt >= 1 else job_dir
 
+    def _identity(
+        self, job: LaunchRequest, job_dir: Path, work: Path, checkpoints: Path
+    ) -> Identity | None:
+        """With isolation: the organisation's user, made the owner of the job's folders."""
+        if not self.isolate:
+            return None
+        try:
+            who = ensure_user(job.organisation or "unknown")
+        except IdentityError as e:
+            raise LaunchError(str(e)) from None
+        for path in (job_dir, work, checkpoints):
+            own_private(path, who)
+        return who
+
     def _checkpoint_dir(self, job_id: str) -> Path:
         """``<home>/checkpoints/<id>``: one per job, kept across requeues, private (0700)."""
         path = self.checkpoints_dir / job_id
         path.mkdir(parents=True, exist_ok=True)
         # mkdir's mode is filtered by the umask and ignored for existing folders: chmod.
-        os.chmod(self.checkpoints_dir, 0o700)
+        # Isolated jobs run as other users, who must pass through (not list) to their own.
+        os.chmod(self.checkpoints_dir, 0o711 if self.isolate else 0o700)
         os.chmod(path, 0o700)
         return path
 
@@ -351,8 +399,23 @@ def _write_json(path: Path, data: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
+OPTIONS = ("isolate", "max_processes", "max_open_files", "max_address_space")
+
+
 def from_config(config: EngineConfig) -> LocalEngine:
-    if config.options:
-        key = sorted(config.options)[0]
-        raise EngineConfigError(f"engines.local.{key}: the local engine has no options")
-    return LocalEngine(config.home, list(config.nodes), grace_s=config.grace_s)
+    unknown = sorted(set(config.options) - set(OPTIONS))
+    if unknown:
+        raise EngineConfigError(
+            f"engines.local.{unknown[0]}: not an option of the local engine "
+            f"(it has {', '.join(OPTIONS)})"
+        )
+    isolate = config.options.get("isolate", False)
+    if not isinstance(isolate, bool):
+        raise EngineConfigError("engines.local.isolate: true or false")
+    try:
+        rlimits = rlimits_from_options(config.options)
+    except ValueError as e:
+        raise EngineConfigError(str(e)) from None
+    return LocalEngine(
+        config.home, list(config.nodes), grace_s=config.grace_s, isolate=isolate, rlimits=rlimits
+    )
