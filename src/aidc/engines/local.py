@@ -406,7 +406,7 @@ def from_config(config: EngineConfig) -> LocalEngine:
     unknown = sorted(set(config.options) - set(OPTIONS))
     if unknown:
         raise EngineConfigError(
-            f"engines.local.{unknown[0]}: not an option of the local engine "
+            f"engines.local.{unknown[0]}: the local engine has no such option "
             f"(it has {', '.join(OPTIONS)})"
         )
     isolate = config.options.get("isolate", False)
