@@ -35,15 +35,7 @@ from aidc.engines.base import (
     Outcome,
 )
 from aidc.engines.job_env import aidc_env, device_env, rank_env
-from aidc.engines.local_identity import (
-    Identity,
-    IdentityError,
-    Rlimits,
-    close_home,
-    ensure_user,
-    own_private,
-    rlimits_from_options,
-)
+from aidc.engines.local_identity import Rlimits, close_home, engine_options, take_folders
 from aidc.engines.local_spawner import Spawner
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
@@ -76,9 +68,7 @@ class LocalEngine:
         self.isolate = isolate
         self.rlimits = rlimits or Rlimits()
         if isolate:
-            if os.geteuid() != 0:
-                raise EngineConfigError("engines.local.isolate: the server must run as root")
-            close_home(home)
+            close_home(home)  # raises EngineConfigError unless root
         self._nodes = nodes
         self.grace_s = grace_s
         self._on_change: Callable[[], None] = lambda: None
@@ -158,7 +148,7 @@ class LocalEngine:
         if not os.path.isdir(cwd):
             raise LaunchError(f"workdir {cwd} does not exist on this host")
         checkpoints = self._checkpoint_dir(job.job_id)
-        who = self._identity(job, job_dir, work, checkpoints)
+        who = take_folders(job.organisation, job_dir, work, checkpoints) if self.isolate else None
         argv = job_argv(job.spec, run_dir)
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
@@ -254,20 +244,6 @@ class LocalEngine:
             runs = [p.name.removeprefix("attempt-") for p in job_dir.glob("attempt-*")]
             attempt = max((int(n) for n in runs if n.isdigit()), default=0)
         return job_dir / f"attempt-{attempt}" if attempt >= 1 else job_dir
-
-    def _identity(
-        self, job: LaunchRequest, job_dir: Path, work: Path, checkpoints: Path
-    ) -> Identity | None:
-        """With isolation: the organisation's user, made the owner of the job's folders."""
-        if not self.isolate:
-            return None
-        try:
-            who = ensure_user(job.organisation or "unknown")
-        except IdentityError as e:
-            raise LaunchError(str(e)) from None
-        for path in (job_dir, work, checkpoints):
-            own_private(path, who)
-        return who
 
     def _checkpoint_dir(self, job_id: str) -> Path:
         """``<home>/checkpoints/<id>``: one per job, kept across requeues, private (0700)."""
@@ -399,21 +375,9 @@ def _write_json(path: Path, data: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-OPTIONS = ("isolate", "max_processes", "max_open_files", "max_address_space")
-
-
 def from_config(config: EngineConfig) -> LocalEngine:
-    unknown = sorted(set(config.options) - set(OPTIONS))
-    if unknown:
-        raise EngineConfigError(
-            f"engines.local.{unknown[0]}: the local engine has no such option "
-            f"(it has {', '.join(OPTIONS)})"
-        )
-    isolate = config.options.get("isolate", False)
-    if not isinstance(isolate, bool):
-        raise EngineConfigError("engines.local.isolate: true or false")
     try:
-        rlimits = rlimits_from_options(config.options)
+        isolate, rlimits = engine_options(config.options)
     except ValueError as e:
         raise EngineConfigError(str(e)) from None
     return LocalEngine(

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aidc.core.units import parse_memory_mib
+from aidc.engines.base import LaunchError
+from aidc.engines.registry import EngineConfigError
 
 NOLOGIN = next(
     (p for p in ("/usr/sbin/nologin", "/sbin/nologin") if os.path.exists(p)), "/bin/false"
@@ -56,6 +58,23 @@ class Rlimits:
         if self.address_space_mib:
             out["as"] = self.address_space_mib * 1024 * 1024
         return out
+
+
+OPTIONS = ("isolate", "max_processes", "max_open_files", "max_address_space")
+
+
+def engine_options(options: dict[str, object]) -> tuple[bool, Rlimits]:
+    """``[engines.local]``: isolation and rlimits; ValueError names the option at fault."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"engines.local.{unknown[0]}: the local engine has no such option "
+            f"(it has {', '.join(OPTIONS)})"
+        )
+    isolate = options.get("isolate", False)
+    if not isinstance(isolate, bool):
+        raise ValueError("engines.local.isolate: true or false")
+    return isolate, rlimits_from_options(options)
 
 
 def rlimits_from_options(options: dict[str, object]) -> Rlimits:
@@ -110,6 +129,17 @@ def ensure_user(organisation: str) -> Identity:
     return Identity(name, entry.pw_uid, entry.pw_gid)
 
 
+def take_folders(organisation: str, *folders: Path) -> Identity:
+    """The organisation's user, made the sole owner of a job's ``folders``."""
+    try:
+        who = ensure_user(organisation or "unknown")
+    except IdentityError as e:
+        raise LaunchError(str(e)) from None
+    for path in folders:
+        own_private(path, who)
+    return who
+
+
 def own_private(path: Path, who: Identity) -> None:
     """``path`` belongs to ``who`` alone (0700)."""
     os.chown(path, who.uid, who.gid)
@@ -119,6 +149,8 @@ def own_private(path: Path, who: Identity) -> None:
 def close_home(home: Path) -> None:
     """aidc's home: others may pass through to their job folders, but list and read
     nothing (the database, logs, tokens and configuration are root's, 0600 or 0700)."""
+    if os.geteuid() != 0:
+        raise EngineConfigError("engines.local.isolate: the server must run as root")
     os.chmod(home, 0o711)
     for entry in home.iterdir():
         if entry.name in ("jobs", "checkpoints"):
