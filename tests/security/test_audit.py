@@ -80,3 +80,13 @@ def test_only_center_admins_read_the_log(center: Center) -> None:
     for p in (t.alice, t.bob, t.carol):
         with pytest.raises(Forbidden):
             audit.list_events(center, p)
+
+
+def test_preemptions_are_logged_as_the_controllers(center: Center) -> None:
+    from aidc.services import execution
+    from tests.integration.test_preemption_service import running_job
+
+    t = make_tenants(center)
+    job_id = running_job(center, t)
+    assert execution.request_preemption(center, job_id, for_job="big", reason="r", grace_s=5)
+    assert ("controller", "job.preempted", job_id) in actions(center)
