@@ -18,7 +18,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(Float)
-    actor: Mapped[str] = mapped_column(String(64))  # a username, or "aidc" (the controller)
+    actor: Mapped[str] = mapped_column(String(64))  # a username, or "controller"
     action: Mapped[str] = mapped_column(String(64))  # "token.issued", "allocation.approve"
     target_kind: Mapped[str] = mapped_column(String(32))  # user, token, job, allocation
     target: Mapped[str] = mapped_column(String(128))
