@@ -8,7 +8,8 @@ A blocker job holds the server's 4 GPUs, so the submitted one-GPU jobs all stay 
 load is the API and the database, not process starts. Each client submits its share, polls
 each job it submitted once right away, and at the end every job is read back. Printed (one
 JSON object on stdout): throughput, p50/p99 latency of submits and polls, errors (must be
-0), lost jobs (submitted with a 201 but not found afterwards; must be 0), and how often
+0), lost jobs (submitted with a 201 but not found afterwards; must be 0), submits that got
+no answer (transport errors, counted in errors too), and how often
 the server's log says "database is locked" (must be 0). Exit status 1 if any is not 0.
 """
 
@@ -143,7 +144,9 @@ def run_load(server: ServerProcess, clients: int, jobs: int) -> dict[str, Any]:
         "poll_p99_ms": _pct(tally.poll_ms, 99),
         "errors": len(tally.errors),
         "first_errors": tally.errors[:5],
-        "lost_jobs": lost + (jobs - len(tally.ids)),
+        # Acknowledged (201) but not found afterwards; unanswered submits are errors.
+        "lost_jobs": lost,
+        "unanswered_submits": jobs - len(tally.ids),
         "database_locked": server.log().count("database is locked"),
     }
 
@@ -190,7 +193,7 @@ def main() -> int:
         "workers": args.workers,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.node()} ({os.cpu_count()} cpus)",
-        "load_before": os.getloadavg()[0],
+        "load_1min_at_end": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(figures, indent=1))
     bad = figures["errors"] or figures["lost_jobs"] or figures["database_locked"]

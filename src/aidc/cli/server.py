@@ -107,6 +107,9 @@ def server(
             "port": settings.port,
             "log_level": "warning",
             "access_log": False,
+            # Longer than a loaded client leaves a pooled connection idle: at uvicorn's 5 s,
+            # a request sent as the server closed its idle connection failed (ReadError).
+            "timeout_keep_alive": 30,
         }
         if settings.workers == 1:
             uvicorn.run(create_app(settings, running), **common)
