@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.crash_run import run
 
-JOBS = int(os.environ.get("AIDC_CRASH_JOBS", "80"))
+JOBS = int(os.environ.get("AIDC_CRASH_JOBS", "60"))
 KILLS = int(os.environ.get("AIDC_CRASH_KILLS", "3"))
 
 

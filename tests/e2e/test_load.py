@@ -1,4 +1,4 @@
-"""Acceptance (reduced): 8 concurrent clients submit and poll 200 jobs against one real
+"""Acceptance (reduced): 8 concurrent clients submit and poll 150 jobs against one real
 server with no errors, no lost job and no "database is locked"; ``make bench`` runs
 ``benchmarks/load.py`` at 64 clients x 10,000 jobs."""
 
@@ -14,7 +14,7 @@ from load import run_load
 
 
 def test_concurrent_submit_and_poll_lose_nothing(server: ServerProcess) -> None:
-    figures = run_load(server, clients=8, jobs=200)
+    figures = run_load(server, clients=8, jobs=150)
     print(figures)
     assert figures["errors"] == 0, figures["first_errors"]
     assert figures["lost_jobs"] == 0
