@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit browser bench fmt clean
+.PHONY: run test lint typecheck unit browser bench fuzz crash-test fmt clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,16 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/datasets.py
 	$(BIN)/python benchmarks/notebooks.py
+	$(BIN)/python benchmarks/load.py
+	test -z "$$AIDC_TEST_DATABASE_URL" || $(BIN)/python benchmarks/load.py --database-url "$$AIDC_TEST_DATABASE_URL"
+
+# Many more fuzzed requests per API operation than the suite's few (tests/security).
+fuzz: $(TEST_STAMP)
+	AIDC_FUZZ_EXAMPLES=$${AIDC_FUZZ_EXAMPLES:-200} AIDC_FUZZ_RANDOM=1 $(BIN)/pytest -q tests/security/test_fuzz.py
+
+# 500 jobs, 6 SIGKILLs of the server (tests/e2e/test_crash_recovery.py in full size).
+crash-test: $(TEST_STAMP)
+	AIDC_CRASH_JOBS=500 AIDC_CRASH_KILLS=6 $(BIN)/pytest -q -s --timeout 1800 tests/e2e/test_crash_recovery.py
 
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks

@@ -107,7 +107,7 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
         policy.parse(policy_text)  # nor does a bad policy file: Invalid names the key
     engines = build_engines(settings, pools, nodes)
     db = Database(settings.db_url())
-    center = Center(db=db, engines=engines)
+    center = Center(db=db, engines=engines, max_queued_per_user=settings.max_queued_per_user)
     datasets_wiring.install(center, settings)
     address = socket_address(settings.home)
     if role is Role.API:

@@ -47,6 +47,7 @@ from aidc.schemas_allocations import (
     OrganisationView,
     ProgramView,
 )
+from aidc.schemas_audit import AuditEventView, TokenIssued, TokenView
 from aidc.schemas_courses import CourseView, RosterImportView, StudentView
 from aidc.schemas_datasets import (
     AirlockView,
@@ -739,6 +740,33 @@ class Client:
 
     def environment_log(self, name: str) -> str:
         return self._request("GET", f"/v1/environments/{quote(name, safe='')}/log").text
+
+    # -- tokens and the security log (schemas_audit) ---------------------------------------
+
+    def tokens(self, user: str | None = None) -> list[TokenView]:
+        """Your API tokens (center admins: ``user``'s), without their secrets."""
+        r = self._request("GET", "/v1/tokens", params={"user": user} if user else None)
+        return [TokenView.model_validate(t) for t in r.json()]
+
+    def create_token(self, name: str = "cli", ttl_s: float | None = None) -> TokenIssued:
+        r = self._request("POST", "/v1/tokens", json={"name": name, "ttl_s": ttl_s})
+        return TokenIssued.model_validate(r.json())
+
+    def revoke_token(self, token_id: int) -> TokenView:
+        r = self._request("DELETE", f"/v1/tokens/{token_id}")
+        return TokenView.model_validate(r.json())
+
+    def security_log(
+        self, action: str | None = None, actor: str | None = None, limit: int = 1000
+    ) -> list[AuditEventView]:
+        """The security audit log, oldest first (center admins)."""
+        params: dict[str, Any] = {"limit": limit}
+        if action:
+            params["action"] = action
+        if actor:
+            params["actor"] = actor
+        r = self._request("GET", "/v1/audit", params=params)
+        return [AuditEventView.model_validate(e) for e in r.json()]
 
 
 def _q(part: str) -> str:

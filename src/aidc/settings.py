@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         default=None,
         description="The Python with jupyterlab that sessions run (default: the server's).",
     )
+    max_queued_per_user: int | None = Field(
+        default=None, ge=1, description="Queued jobs one user may have at once (none: no cap)."
+    )
+    max_body_bytes: int = Field(
+        default=80 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (413 beyond); room for a 64 MiB trace.",
+    )
     demo: bool = False
     log_level: str = "info"
 

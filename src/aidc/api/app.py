@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from aidc import __version__, bootstrap, portal
 from aidc.api import errors
+from aidc.api.limits import BodyLimit, SignInLimiter
 from aidc.api.routes import (
     center,
     datasets_governance,
@@ -25,6 +26,7 @@ from aidc.api.routes import (
     policy,
     quotas,
     reports,
+    security,
     simulations,
     users,
 )
@@ -64,6 +66,8 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.sign_in = SignInLimiter()
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     errors.install(app)
     app.include_router(center.router)
     app.include_router(jobs.router)
@@ -80,6 +84,7 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     app.include_router(datasets_governance.router)
     app.include_router(notebook_routes.router)
     app.include_router(session_proxy.router)
+    app.include_router(security.router)
     portal.mount(app)  # the web portal at /portal/ (aidc.portal; docs/portal.md)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,12 +18,27 @@ from aidc.services.errors import (
     Invalid,
     NotFound,
     ServiceError,
+    TooMany,
     Unauthenticated,
 )
 
 log = logging.getLogger("aidc.api")
 
-STATUS = {NotFound: 404, Forbidden: 403, Unauthenticated: 401, Invalid: 422, Conflict: 409}
+STATUS = {
+    NotFound: 404,
+    Forbidden: 403,
+    Unauthenticated: 401,
+    Invalid: 422,
+    Conflict: 409,
+    TooMany: 429,
+}
+
+
+def json_errors(codes: Iterable[int | str]) -> dict[int | str, dict[str, object]]:
+    """Error responses declared as JSON ``ErrorBody`` for routes whose success is not JSON
+    (logs, CSV, HTML): ``"model"`` would document them in the route's own media type."""
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+    return {s: {"content": {"application/json": {"schema": ref}}} for s in codes}
 
 
 def error_response(

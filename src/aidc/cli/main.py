@@ -22,6 +22,7 @@ from aidc.cli import (
     notebook,
     policy,
     report,
+    security,
     simulate,
     users,
 )
@@ -59,6 +60,7 @@ app.add_typer(dataset.app, name="dataset")
 app.command("audit")(dataset.audit)
 app.add_typer(notebook.app, name="notebook")
 app.add_typer(environment.app, name="env")
+security.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

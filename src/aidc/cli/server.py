@@ -107,6 +107,9 @@ def server(
             "port": settings.port,
             "log_level": "warning",
             "access_log": False,
+            # Longer than a loaded client leaves a pooled connection idle: at uvicorn's 5 s,
+            # a request sent as the server closed its idle connection failed (ReadError).
+            "timeout_keep_alive": 30,
         }
         if settings.workers == 1:
             uvicorn.run(create_app(settings, running), **common)
@@ -170,7 +173,13 @@ def _demo_banner(running: Running, settings: Settings, url: str) -> None:
         markup=False,
     )
     out.print(f"Log in as {first.username} ({first.role}, {first.organisation}):")
-    out.print(f"  aidc login --url {url} --token {first.token}")
+    # The token stays in the 0600 file: a server's output usually ends up in a log.
+    out.print(
+        f"  aidc login --url {url} --token \"$(python3 -c 'import json,sys; "
+        f'print(json.load(open(sys.argv[1]))["users"][{users.index(first)}]["token"])\' '
+        f'{path})"',
+        markup=False,
+    )
     out.print(
         f"  aidc submit -p {first.project} --gpus 1 -t 10m -- "
         "sh -c 'echo GPUs: $CUDA_VISIBLE_DEVICES'\n",

@@ -37,6 +37,7 @@ from aidc.engines.base import (
 )
 from aidc.engines.interactive import environment_env, read_address
 from aidc.engines.job_env import aidc_env, device_env, rank_env
+from aidc.engines.local_identity import Rlimits, close_home, engine_options, take_folders
 from aidc.engines.local_spawner import Spawner
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
@@ -55,10 +56,25 @@ class LocalEngine:
     # Links declared datasets into each run (services.datasets_mounts); set at start.
     datasets: DatasetProvider | None = None
 
-    def __init__(self, home: Path, nodes: list[Node], grace_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        home: Path,
+        nodes: list[Node],
+        grace_s: float = 10.0,
+        *,
+        isolate: bool = False,
+        rlimits: Rlimits | None = None,
+    ) -> None:
+        self.home = home
         self.jobs_dir = home / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints_dir = home / "checkpoints"
+        self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        # Each organisation's jobs as its own Unix user (local_identity); root only.
+        self.isolate = isolate
+        self.rlimits = rlimits or Rlimits()
+        if isolate:
+            close_home(home)  # raises EngineConfigError unless root
         self._nodes = nodes
         self.grace_s = grace_s
         self._on_change: Callable[[], None] = lambda: None
@@ -138,6 +154,7 @@ class LocalEngine:
         if not os.path.isdir(cwd):
             raise LaunchError(f"workdir {cwd} does not exist on this host")
         checkpoints = self._checkpoint_dir(job.job_id)
+        who = take_folders(job.organisation, job_dir, work, checkpoints) if self.isolate else None
         argv = job_argv(job.spec, run_dir)
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
@@ -148,14 +165,20 @@ class LocalEngine:
             extra = self.datasets.prepare(job, run_dir)
             for env in envs:
                 env.update(extra)
-        launch = {
+        if who is not None:
+            for env in envs:
+                env.update(HOME=str(work), USER=who.user, LOGNAME=who.user)
+        launch: dict[str, object] = {
             "argv": argv,
             "cwd": cwd,
             "rank_envs": envs,
             "log": str(log),
             "time_limit_s": job.time_limit_s,
             "grace_s": self.grace_s,
+            "rlimits": self.rlimits.as_launch(),
         }
+        if who is not None:
+            launch |= {"uid": who.uid, "gid": who.gid}
         _write_json(run_dir / "launch.json", launch)
         return run_dir
 
@@ -242,7 +265,8 @@ class LocalEngine:
         path = self.checkpoints_dir / job_id
         path.mkdir(parents=True, exist_ok=True)
         # mkdir's mode is filtered by the umask and ignored for existing folders: chmod.
-        os.chmod(self.checkpoints_dir, 0o700)
+        # Isolated jobs run as other users, who must pass through (not list) to their own.
+        os.chmod(self.checkpoints_dir, 0o711 if self.isolate else 0o700)
         os.chmod(path, 0o700)
         return path
 
@@ -368,7 +392,10 @@ def _write_json(path: Path, data: dict[str, object]) -> None:
 
 
 def from_config(config: EngineConfig) -> LocalEngine:
-    if config.options:
-        key = sorted(config.options)[0]
-        raise EngineConfigError(f"engines.local.{key}: the local engine has no options")
-    return LocalEngine(config.home, list(config.nodes), grace_s=config.grace_s)
+    try:
+        isolate, rlimits = engine_options(config.options)
+    except ValueError as e:
+        raise EngineConfigError(str(e)) from None
+    return LocalEngine(
+        config.home, list(config.nodes), grace_s=config.grace_s, isolate=isolate, rlimits=rlimits
+    )

@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -129,6 +130,15 @@ def _wait_ranks(children: "list[subprocess.Popen[bytes]]") -> int | None:
         time.sleep(0.02)
 
 
+def _set_rlimits(limits: dict[str, int]) -> None:
+    """In the rank's child, before exec (the supervisor is single-threaded, so preexec_fn
+    is safe here): soft and hard limits, which an unprivileged job cannot raise again."""
+    names = {"nproc": resource.RLIMIT_NPROC, "nofile": resource.RLIMIT_NOFILE}
+    names["as"] = resource.RLIMIT_AS
+    for key, value in limits.items():
+        resource.setrlimit(names[key], (value, value))
+
+
 def main(run_dir: str) -> None:
     with open(os.path.join(run_dir, "launch.json")) as f:
         launch = json.load(f)
@@ -173,6 +183,11 @@ def main(run_dir: str) -> None:
     # One environment per rank; launches written before multi-node jobs have one "env".
     envs = launch.get("rank_envs") or [launch["env"]]
     children: list[subprocess.Popen[bytes]] = []
+    # Isolated jobs (local_identity): the organisation's user and group, no other groups.
+    identity: dict[str, typing.Any] = {}
+    if "uid" in launch:
+        identity = {"user": launch["uid"], "group": launch["gid"], "extra_groups": []}
+    limits = launch.get("rlimits") or {}
     try:
         for env in envs:
             children.append(
@@ -184,17 +199,21 @@ def main(run_dir: str) -> None:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=(lambda: _set_rlimits(limits)) if limits else None,
+                    **identity,
                 )
             )
-    except OSError as e:
-        _say(log, f"cannot start {launch['argv'][0]!r}: {e.strerror}")
+    except (OSError, subprocess.SubprocessError) as e:
+        # SubprocessError: setting the user, group or rlimits failed in the child.
+        why = e.strerror if isinstance(e, OSError) else str(e)
+        _say(log, f"cannot start {launch['argv'][0]!r}: {why}")
         _stop_groups(children, 0.0, log)
         _write_json(
             exit_path,
             {
                 "outcome": "failed",
                 "exit_code": 127,
-                "reason": f"cannot start {launch['argv'][0]!r}: {e.strerror}",
+                "reason": f"cannot start {launch['argv'][0]!r}: {why}",
             },
         )
         return

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from aidc.core.allocations import Action, AllocationKind, AllocationState, IllegalTransition, after
 from aidc.core.tenancy import Principal, Role
 from aidc.schemas_allocations import AllocationView
-from aidc.services import grants, programs
+from aidc.services import audit, grants, programs
 from aidc.services.allocation_asks import Ask, check_ask, check_change
 from aidc.services.allocation_views import view, visible
 from aidc.services.center import Center
@@ -178,6 +178,10 @@ def after_or_conflict(a: Allocation, action: Action, *, last: bool = True) -> Al
         raise Conflict(f"allocation {a.id}: {e}", field="state") from None
 
 
+# Decisions on allocations that the security log keeps.
+AUDITED = frozenset({Action.APPROVE, Action.REJECT, Action.ASK_CHANGES, Action.WITHDRAW})
+
+
 def step(
     s: Session,
     a: Allocation,
@@ -191,6 +195,17 @@ def step(
 ) -> None:
     """Take ``action`` on ``a`` if the table allows it, with its history line."""
     to = after_or_conflict(a, action, last=last)
+    if action in AUDITED:
+        audit.record(
+            s,
+            at=now,
+            actor=p.username if p else "aidc",
+            action=f"allocation.{action}",
+            target_kind="allocation",
+            target=a.id,
+            org_id=a.org_id,
+            to_state=str(to),
+        )
     grants.record_event(
         s,
         a,

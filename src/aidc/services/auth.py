@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidc.core.tenancy import Principal, Role
+from aidc.services import audit
 from aidc.services.center import Center
 from aidc.services.errors import NotFound, Unauthenticated
 from aidc.store.models import ApiToken, Organisation, ProjectMember, User
@@ -51,18 +52,32 @@ def add_token(
     now: float,
     ttl_s: float | None = None,
     expires_at: float | None = None,
+    actor: str | None = None,
 ) -> str:
     """``issue_token`` inside the caller's transaction (a new member or student and their
     first token are written together). ``ttl_s`` wins over ``expires_at``."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    s.add(
-        ApiToken(
-            user_id=user_id,
-            token_hash=hash_token(token),
-            name=name,
-            created_at=now,
-            expires_at=now + ttl_s if ttl_s else expires_at,
-        )
+    row = ApiToken(
+        user_id=user_id,
+        token_hash=hash_token(token),
+        name=name,
+        created_at=now,
+        expires_at=now + ttl_s if ttl_s else expires_at,
+    )
+    s.add(row)
+    s.flush()
+    user = s.get(User, user_id)
+    audit.record(
+        s,
+        at=now,
+        actor=actor or (user.username if user else "aidc"),
+        action="token.issued",
+        target_kind="token",
+        target=row.id,
+        org_id=user.org_id if user else None,
+        user=user.username if user else None,
+        name=name,
+        expires_at=row.expires_at,
     )
     return token
 

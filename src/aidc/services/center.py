@@ -52,3 +52,5 @@ class Center:
     usage: UsageSource = field(default_factory=lambda: LedgerUsage())
     # Where dataset bytes live and the storage rules (None: no dataset catalog).
     datasets: DatasetPlace | None = None
+    # Queued jobs one user may have at once (AIDC_MAX_QUEUED_PER_USER); None: no cap.
+    max_queued_per_user: int | None = None

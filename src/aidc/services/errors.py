@@ -43,3 +43,9 @@ class Invalid(ServiceError):
 
 class Conflict(ServiceError):
     code = "conflict"
+
+
+class TooMany(ServiceError):
+    """A limit on how much or how often: queued jobs per user, sign-in attempts."""
+
+    code = "too_many"

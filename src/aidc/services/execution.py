@@ -16,7 +16,7 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.usage_math import placement_rate
 from aidc.engines.base import EngineStatus, Handle, LaunchRequest, Outcome
 from aidc.scheduler import Decision, Explanation, Snapshot
-from aidc.services import credits, environments, metering, pass_input, usage
+from aidc.services import audit, credits, environments, metering, pass_input, usage
 from aidc.services.center import Center
 from aidc.services.nodes import pool_engines
 from aidc.services.policy import current as current_policy
@@ -175,6 +175,16 @@ def request_preemption(
         if state is not JobState.RUNNING or stopping or row.engine is None or not row.handle:
             return None
         row.preempt_requested_at = now
+        audit.record(
+            s,
+            at=now,
+            actor=CONTROLLER,
+            action="job.preempted",
+            target_kind="job",
+            target=job_id,
+            for_job=for_job,
+            reason=reason,
+        )
         job_store.add_note(s, row, at=now, reason=f"{why}; grace {grace_s:g}s", actor=CONTROLLER)
         return StopOrder(job_id, row.engine, dict(row.handle), grace_s, why)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from aidc.core.job_states import JobState
@@ -15,9 +15,9 @@ from aidc.core.jobspec import JobSpec
 from aidc.core.tenancy import Principal, Role, can_cancel_job, can_read_job, can_submit
 from aidc.scheduler.feasibility import why_infeasible, why_never_within_nominal
 from aidc.schemas import EventView, JobView, WaitView
-from aidc.services import datasets_jobs, environments
+from aidc.services import audit, datasets_jobs, environments
 from aidc.services.center import Center
-from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
+from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
 from aidc.services.nodes import inventory_nodes
 from aidc.services.policy import current as current_policy
 from aidc.services.quotas import quota_tree
@@ -57,6 +57,7 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
             if over is not None:
                 raise Invalid(f"priority_class: {over}", field="priority_class")
     with center.db.transaction() as s:
+        _check_queued_limit(center, s, p)
         row = job_store.add_job(
             s,
             job_id=secrets.token_hex(8),
@@ -72,6 +73,25 @@ def submit(center: Center, p: Principal, spec: JobSpec) -> JobView:
         view = _views(s, [row], {project_id: spec.project}, {p.user_id: p.username})[0]
     center.bus.publish("job.submitted", {"job_id": view.id})
     return view
+
+
+def _check_queued_limit(center: Center, s: Session, p: Principal) -> None:
+    cap = center.max_queued_per_user
+    if cap is None:
+        return
+    # The user's row locked: two submits at once on PostgreSQL count one after the other.
+    s.execute(select(User.id).where(User.id == p.user_id).with_for_update())
+    queued = s.scalar(
+        select(func.count())
+        .select_from(JobRow)
+        .where(JobRow.user_id == p.user_id, JobRow.state == JobState.QUEUED.value)
+    )
+    if (queued or 0) >= cap:
+        raise TooMany(
+            f"you have {queued} queued jobs, the limit per user (AIDC_MAX_QUEUED_PER_USER) "
+            f"is {cap}; wait for some to start or cancel some",
+            field="limit",
+        )
 
 
 def list_jobs(
@@ -161,6 +181,17 @@ def _cancel(s: Session, p: Principal, row: JobRow, now: float) -> str:
     state = JobState(row.state)
     if state.is_terminal:
         raise Conflict(f"job {row.id} already finished as {state}", field="job_id")
+    if p.user_id != row.user_id:
+        audit.record(
+            s,
+            at=now,
+            actor=p.username,
+            action="job.cancelled_by_admin",
+            target_kind="job",
+            target=row.id,
+            org_id=project.org_id,
+            state=str(state),
+        )
     if state in (JobState.QUEUED, JobState.ADMITTED, JobState.PREEMPTED):
         reason = f"cancelled by {p.username}"
         job_store.apply_transition(

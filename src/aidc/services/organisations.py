@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from aidc.core.organisations import ORG_ROLES, registration_problem
 from aidc.core.tenancy import OrgKind, Principal, Role
 from aidc.schemas_allocations import MemberView, OrganisationView
-from aidc.services import tenancy
+from aidc.services import audit, tenancy
 from aidc.services.center import Center
 from aidc.services.errors import Forbidden, Invalid, NotFound
 from aidc.store.models import Organisation, Project, ProjectMember, User
@@ -101,9 +101,12 @@ def show(center: Center, p: Principal, name: str) -> OrganisationView:
 
 
 def members(center: Center, p: Principal, name: str) -> list[MemberView]:
-    """An organisation's users with their roles and projects (its own people, operators)."""
+    """An organisation's users with their roles and projects (its own people, operators).
+    Reviewers see organisations' details to judge requests, not who works there."""
     with center.db.read() as s:
         org = visible_org(s, p, name)
+        if p.role is Role.REVIEWER and p.org_id != org.id:
+            raise Forbidden("reviewers see organisations' details, not their members")
         users = list(s.scalars(select(User).where(User.org_id == org.id).order_by(User.username)))
         projects: dict[int, list[str]] = defaultdict(list)
         for uid, pname in s.execute(
@@ -148,6 +151,17 @@ def set_role(center: Center, p: Principal, name: str, username: str, role: str) 
             raise Forbidden("you cannot change your own role; ask another admin", field="username")
         if Role(user.role) not in ORG_ROLES and not p.is_center_admin:
             raise Forbidden(f"{username} is a {user.role}; only center admins change that role")
+        audit.record(
+            s,
+            at=center.clock(),
+            actor=p.username,
+            action="role.changed",
+            target_kind="user",
+            target=username,
+            org_id=org.id,
+            before=str(user.role),
+            after=str(new),
+        )
         user.role = new
     return next(m for m in members(center, p, name) if m.username == username)
 

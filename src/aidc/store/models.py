@@ -229,6 +229,7 @@ class JobWait(Base):
 # The rest of the schema, so that ``Base.metadata`` is whole wherever models is imported.
 from aidc.store import (  # noqa: E402, F401
     models_allocations,
+    models_audit,
     models_datasets,
     models_ledger,
     models_notebooks,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from aidc.api.deps import CenterDep, PrincipalDep
+from aidc.api.params import RowId
 from aidc.api.routes import organisations, programs
 from aidc.schemas import ErrorBody
 from aidc.schemas_allocations import (
@@ -55,32 +56,32 @@ def list_allocations(
 
 
 @router.get("/v1/allocations/{allocation_id}", responses=ERRORS)
-def show_allocation(allocation_id: int, c: CenterDep, p: PrincipalDep) -> AllocationView:
+def show_allocation(allocation_id: RowId, c: CenterDep, p: PrincipalDep) -> AllocationView:
     return allocation_views.show(c, p, allocation_id)
 
 
 @router.get("/v1/allocations/{allocation_id}/events", responses=ERRORS)
 def allocation_history(
-    allocation_id: int, c: CenterDep, p: PrincipalDep
+    allocation_id: RowId, c: CenterDep, p: PrincipalDep
 ) -> list[AllocationEventView]:
     """Every step: who, when, what, why."""
     return allocation_views.history(c, p, allocation_id)
 
 
 @router.post("/v1/allocations/{allocation_id}/comment", responses=ERRORS)
-def comment(allocation_id: int, body: Decision, c: CenterDep, p: PrincipalDep) -> AllocationView:
+def comment(allocation_id: RowId, body: Decision, c: CenterDep, p: PrincipalDep) -> AllocationView:
     return allocations.comment(c, p, allocation_id, body.reason)
 
 
 @router.post("/v1/allocations/{allocation_id}/ask-changes", responses=ERRORS)
 def ask_changes(
-    allocation_id: int, body: Decision, c: CenterDep, p: PrincipalDep
+    allocation_id: RowId, body: Decision, c: CenterDep, p: PrincipalDep
 ) -> AllocationView:
     return allocation_review.ask_changes(c, p, allocation_id, body.reason)
 
 
 @router.post("/v1/allocations/{allocation_id}/resubmit", responses=ERRORS)
-def resubmit(allocation_id: int, body: Amend, c: CenterDep, p: PrincipalDep) -> AllocationView:
+def resubmit(allocation_id: RowId, body: Amend, c: CenterDep, p: PrincipalDep) -> AllocationView:
     return allocations.resubmit(
         c,
         p,
@@ -96,7 +97,7 @@ def resubmit(allocation_id: int, body: Amend, c: CenterDep, p: PrincipalDep) -> 
 
 
 @router.post("/v1/allocations/{allocation_id}/approve", responses=ERRORS)
-def approve(allocation_id: int, body: Approval, c: CenterDep, p: PrincipalDep) -> AllocationView:
+def approve(allocation_id: RowId, body: Approval, c: CenterDep, p: PrincipalDep) -> AllocationView:
     """Approve, possibly granting less than asked (fields left out grant the request)."""
     return allocation_review.approve(
         c,
@@ -110,17 +111,19 @@ def approve(allocation_id: int, body: Approval, c: CenterDep, p: PrincipalDep) -
 
 
 @router.post("/v1/allocations/{allocation_id}/reject", responses=ERRORS)
-def reject(allocation_id: int, body: Decision, c: CenterDep, p: PrincipalDep) -> AllocationView:
+def reject(allocation_id: RowId, body: Decision, c: CenterDep, p: PrincipalDep) -> AllocationView:
     return allocation_review.reject(c, p, allocation_id, body.reason)
 
 
 @router.post("/v1/allocations/{allocation_id}/withdraw", responses=ERRORS)
-def withdraw(allocation_id: int, body: Decision, c: CenterDep, p: PrincipalDep) -> AllocationView:
+def withdraw(allocation_id: RowId, body: Decision, c: CenterDep, p: PrincipalDep) -> AllocationView:
     return allocations.withdraw(c, p, allocation_id, body.reason)
 
 
 @router.post("/v1/allocations/{allocation_id}/renew", status_code=201, responses=ERRORS)
-def renew(allocation_id: int, body: RenewalCreate, c: CenterDep, p: PrincipalDep) -> AllocationView:
+def renew(
+    allocation_id: RowId, body: RenewalCreate, c: CenterDep, p: PrincipalDep
+) -> AllocationView:
     """A new request continuing an active or expired allocation."""
     return allocations.renew(
         c,
@@ -137,7 +140,9 @@ def renew(allocation_id: int, body: RenewalCreate, c: CenterDep, p: PrincipalDep
 
 
 @router.post("/v1/allocations/{allocation_id}/change", status_code=201, responses=ERRORS)
-def change(allocation_id: int, body: ChangeCreate, c: CenterDep, p: PrincipalDep) -> AllocationView:
+def change(
+    allocation_id: RowId, body: ChangeCreate, c: CenterDep, p: PrincipalDep
+) -> AllocationView:
     """Ask to amend an active allocation: added hours, a new quota, a later end."""
     return allocations.change(
         c,

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from aidc.api.deps import CenterDep, PrincipalDep
+from aidc.api.errors import json_errors
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec
 from aidc.schemas import CancelRequest, CancelResultView, ErrorBody, EventView, JobView
@@ -18,7 +19,7 @@ from aidc.services import job_export, jobs
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422)
+    s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422, 429)
 }
 LOG_CHUNK = 256 * 1024
 FOLLOW_POLL_S = 0.2
@@ -51,7 +52,7 @@ def cancel_jobs(body: CancelRequest, c: CenterDep, p: PrincipalDep) -> list[Canc
 
 @router.get(
     "/export",
-    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    responses={**json_errors(ERRORS), 200: {"content": {"text/csv": {}}}},
     response_class=PlainTextResponse,
 )
 def export(c: CenterDep, p: PrincipalDep, project: str | None = None) -> StreamingResponse:
@@ -84,7 +85,7 @@ def job_events(job_id: str, c: CenterDep, p: PrincipalDep) -> list[EventView]:
 
 @router.get(
     "/{job_id}/logs",
-    responses={**ERRORS, 200: {"content": {"text/plain": {}}}},
+    responses={**json_errors(ERRORS), 200: {"content": {"text/plain": {}}}},
     response_class=PlainTextResponse,
 )
 async def job_logs(

@@ -6,9 +6,11 @@ credential, and the answer carries the new member's token.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from aidc.api.deps import CenterDep, PrincipalDep
+from aidc.api.limits import SignInLimiter
+from aidc.api.params import RowId
 from aidc.schemas import ErrorBody
 from aidc.schemas_allocations import (
     InvitationAccept,
@@ -25,7 +27,7 @@ from aidc.services import invitations, organisations
 
 router = APIRouter(tags=["organisations"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422)
+    s: {"model": ErrorBody} for s in (401, 403, 404, 409, 422, 429)
 }
 
 
@@ -96,11 +98,14 @@ def pending_invitations(name: str, c: CenterDep, p: PrincipalDep) -> list[Invita
 
 
 @router.delete("/v1/invitations/{invitation_id}", responses=ERRORS)
-def revoke_invitation(invitation_id: int, c: CenterDep, p: PrincipalDep) -> InvitationView:
+def revoke_invitation(invitation_id: RowId, c: CenterDep, p: PrincipalDep) -> InvitationView:
     return invitations.revoke(c, p, invitation_id)
 
 
 @router.post("/v1/invitations/accept", status_code=201, responses=ERRORS)
-def accept_invitation(body: InvitationAccept, c: CenterDep) -> Joined:
-    """Join with an invitation's code (no token needed); returns your API token, once."""
+def accept_invitation(body: InvitationAccept, request: Request, c: CenterDep) -> Joined:
+    """Join with an invitation's code (no token needed); returns your API token, once.
+    Attempts per username and address are limited (429 beyond)."""
+    limiter: SignInLimiter = request.app.state.sign_in
+    limiter.check(body.username, request.client.host if request.client else "")
     return invitations.accept(c, body.code, body.username)

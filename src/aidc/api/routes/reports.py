@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from aidc import metrics
 from aidc.api.deps import CenterDep, PrincipalDep
+from aidc.api.params import RowIdQuery
 from aidc.schemas import ErrorBody
 from aidc.schemas_reports import BurnDown, UsageReport, UtilisationReport
 from aidc.services import reports, reports_center
@@ -58,7 +59,7 @@ def utilisation(
 
 @router.get("/v1/reports/burndown", responses=ERRORS)
 def burndown(
-    c: CenterDep, p: PrincipalDep, allocation: int | None = None, project: str | None = None
+    c: CenterDep, p: PrincipalDep, allocation: RowIdQuery = None, project: str | None = None
 ) -> list[BurnDown]:
     """Granted, used and remaining hours per resource, by day, with projected exhaustion."""
     return reports_center.burndown(c, p, allocation=allocation, project=project)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from aidc.api.deps import CenterDep, PrincipalDep
+from aidc.api.errors import json_errors
 from aidc.schemas import ErrorBody
 from aidc.schemas_simulation import SimulationCreate, SimulationView
 from aidc.services import simulations
@@ -48,7 +49,7 @@ def show(sim_id: str, request: Request, p: PrincipalDep) -> SimulationView:
     return simulations.get(_settings(request), p, sim_id)
 
 
-@router.get("/{sim_id}/report", response_class=HTMLResponse, responses=ERRORS)
+@router.get("/{sim_id}/report", response_class=HTMLResponse, responses=json_errors(ERRORS))
 def report(sim_id: str, request: Request, p: PrincipalDep) -> HTMLResponse:
     """The HTML report of a simulation that succeeded (self-contained: figures inline)."""
     page = simulations.html(_settings(request), p, sim_id)
