@@ -85,7 +85,11 @@ def center(db: Database, tmp_path: Path) -> Iterator[Center]:
     engine.close()
 
 
-RAY_MODULES = ("tests/integration/test_hybrid_center.py", "tests/integration/test_ray_engine.py")
+RAY_MODULES = (
+    "tests/integration/test_hybrid_center.py",
+    "tests/integration/test_ray_engine.py",
+    "tests/integration/test_notebooks_ray.py",
+)
 _last_ray_test: list[pytest.Item] = []
 
 

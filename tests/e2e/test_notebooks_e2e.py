@@ -62,7 +62,7 @@ def test_code_runs_in_a_kernel_through_the_proxy_and_only_the_owner_gets_in(
     nb_server: ServerProcess,
 ) -> None:
     server = nb_server
-    session = start(server, "--dataset", "imagenet@2024:/data")
+    session = start(server)
     minji = server.tokens["minji"]
     kernel = start_kernel(server.url, session, minji)
     assert execute(server.url, session, kernel, "print(6 * 7)", bearer(minji)) == "42\n"
@@ -77,7 +77,7 @@ def test_code_runs_in_a_kernel_through_the_proxy_and_only_the_owner_gets_in(
         assert r.status_code == 200 and r.url.path == f"/sessions/{session}/lab"
         assert browser.get(f"/sessions/{session}/api/kernels").json()[0]["id"] == kernel
         nb = c.notebook(session)
-        assert nb.state == "ready" and nb.datasets == ["imagenet@2024:/data"]
+        assert nb.state == "ready"
 
     # Another organisation's user: 403 on every path of the session, HTTP and WebSocket,
     # exactly as for a session that does not exist.

@@ -49,10 +49,9 @@ def secret(center: Center, session_id: str) -> str:
 def test_a_session_is_an_interactive_job_whose_spec_holds_no_secret(
     center: Center, t: Tenants, settings: Settings
 ) -> None:
-    nb = start(center, settings, t.bob, datasets=["imagenet@2024:/data"])
+    nb = start(center, settings, t.bob)
     assert nb.state == "starting" and nb.message.startswith("queued")
     assert nb.url == f"/sessions/{nb.id}/"
-    assert nb.datasets == ["imagenet@2024:/data"]
     assert nb.idle_timeout_s == 600
     job = jobs.get_job(center, t.bob, nb.job_id)
     assert job.spec["priority_class"] == "interactive"

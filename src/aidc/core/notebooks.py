@@ -92,5 +92,11 @@ def last_activity(
     return min(latest, now)
 
 
+def idle_limit(class_idle_s: float | None, setting_s: float) -> float:
+    """The longest a session of a class may stay idle: the class's ``idle_s`` in the
+    policy, else the center's setting (0: never culled)."""
+    return setting_s if class_idle_s is None else class_idle_s
+
+
 def is_idle(last_active: float, now: float, idle_timeout_s: float) -> bool:
     return idle_timeout_s > 0 and now - last_active >= idle_timeout_s

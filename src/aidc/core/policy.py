@@ -60,6 +60,9 @@ class ClassPolicy(_Strict):
     preemptible: bool = True
     grace_s: Annotated[float, Field(ge=0, le=DAY_S)] = 60
     default_time_limit_s: Annotated[int, Field(ge=1, le=14 * DAY_S)] = DAY_S
+    # Notebook sessions of this class are culled after this long without kernel or terminal
+    # activity (0: never). None: the center's setting AIDC_NOTEBOOK_IDLE_S.
+    idle_s: Annotated[float | None, Field(ge=0, le=14 * DAY_S)] = None
 
 
 def _default_classes() -> dict[str, ClassPolicy]:

@@ -138,5 +138,6 @@ def _tidy(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _tidy(v) for k, v in value.items()}
+        # TOML has no null: an unset optional key (None) is left out, and reads back as None.
+        return {k: _tidy(v) for k, v in value.items() if v is not None}
     return value

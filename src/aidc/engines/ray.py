@@ -37,6 +37,7 @@ from aidc.engines.base import (
     Outcome,
 )
 from aidc.engines.end_watcher import EndWatcher
+from aidc.engines.interactive import read_address
 from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, job_argv, read_range
 from aidc.engines.ray_dev import auth_headers
 from aidc.engines.ray_parts import entrypoint_resources, ranks, ray_node, submission_id
@@ -65,7 +66,9 @@ def _client_class() -> Any:
 
 class RayEngine:
     name = "ray"
-    capabilities: frozenset[Capability] = frozenset({Capability.MULTI_NODE})
+    capabilities: frozenset[Capability] = frozenset(
+        {Capability.MULTI_NODE, Capability.INTERACTIVE_PORTS}
+    )
 
     def __init__(
         self,
@@ -159,6 +162,8 @@ class RayEngine:
             # One node: Ray gives the driver the GPUs and the driver runs the command.
             "direct": len(job.placement.nodes) == 1,
             "ranks": ranks(job, job_dir, cwd, checkpoints),
+            # A notebook listens on its Ray node's address (the driver knows it), for the proxy.
+            "interactive": job.spec.priority_class == "interactive",
         }
         _write_json(run_dir / "launch.json", launch)
         shutil.copyfile(ENTRY, run_dir / "ray_entry.py")
@@ -239,6 +244,9 @@ class RayEngine:
 
     def read_log(self, handle: Handle, offset: int, limit: int) -> bytes:
         return read_range(handle["log"], offset, limit)
+
+    def interactive_address(self, handle: Handle) -> str | None:
+        return read_address(handle)
 
     def close(self) -> None:
         if self._watcher is not None:

@@ -161,6 +161,10 @@ class Direct:
         env = dict(r["env"])
         for name in r["device_vars"]:
             env[name] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        if self.launch.get("interactive"):
+            import ray.util  # only for notebooks: a plain job starts without importing ray
+
+            env["AIDC_INTERACTIVE_HOST"] = ray.util.get_node_ip_address()
         error = self.rank.start(
             self.launch["argv"], self.launch["cwd"], env, self.launch["log"], False
         )
@@ -229,6 +233,8 @@ class Spread:
                 env[name] = ",".join(where[2])
             if len(ranks) > 1:
                 env.update(MASTER_ADDR=master_addr, MASTER_PORT=str(master_port))
+            if self.launch.get("interactive"):
+                env["AIDC_INTERACTIVE_HOST"] = where[0]  # the rank's node, for the proxy
             started.append(
                 a.start.remote(
                     self.launch["argv"], self.launch["cwd"], env, self.launch["log"], True

@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 
 from aidc.core.job_states import JobState
 from aidc.core.jobspec import JobSpec, PriorityClass
-from aidc.core.notebooks import DATASET_RE, SessionState, progress, stop_reason
+from aidc.core.notebooks import DATASET_RE, SessionState, idle_limit, progress, stop_reason
 from aidc.core.tenancy import Principal, Role, can_cancel_job
 from aidc.core.validation import field_errors
 from aidc.engines.interactive import LAUNCHER, engine_address
 from aidc.schemas_notebooks import NotebookStart, NotebookView
-from aidc.services import environments, jobs, jupyter
+from aidc.services import environments, jobs, jupyter, policy
 from aidc.services.center import Center
 from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
 from aidc.settings import Settings
@@ -51,11 +51,15 @@ def start(center: Center, settings: Settings, p: Principal, body: NotebookStart)
     bad = [d for d in body.datasets if not DATASET_RE.match(d)]
     if bad:
         raise Invalid(f"{bad[0]!r} is not name@version:/mount", field="datasets")
-    limit = settings.notebook_idle_s
+    with center.db.read() as s:
+        class_idle = policy.current(s)[1].of_class(PriorityClass.INTERACTIVE).idle_s
+    # Fixed at start, like a job's time limit: a policy change applies to later sessions.
+    limit = idle_limit(class_idle, settings.notebook_idle_s)
     idle = limit if body.idle_timeout_s is None else body.idle_timeout_s
     if limit > 0 and not 0 < idle <= limit:
         raise Invalid(
-            f"must be more than 0 and at most this center's {limit:g}s", field="idle_timeout_s"
+            f"must be more than 0 and at most {limit:g}s, the interactive class's idle limit",
+            field="idle_timeout_s",
         )
     session_id = secrets.token_hex(8)
     where = folder(settings, session_id)
@@ -344,6 +348,9 @@ def _job_spec(
                 **fields,
                 "priority_class": PriorityClass.INTERACTIVE,
                 "environment": body.environment,
+                # Mounted like a batch job's: checked (restricted: a live grant) at submit
+                # and again at launch, a read-only view in the run's folder.
+                "datasets": list(body.datasets),
             }
         )
     except ValidationError as e:
