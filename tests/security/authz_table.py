@@ -27,7 +27,7 @@ from typing import Any
 
 Body = Callable[[dict[str, str]], Any]  # the target's objects -> JSON body (or CSV text)
 
-SIGNED_IN = "member admin reviewer center_admin"
+SIGNED_IN = "member admin reviewer steward center_admin"
 TENANT = ("A", "B")
 
 
@@ -45,6 +45,12 @@ class Rule:
     deny_status: tuple[int, ...] = ()
     # Routes that answer 200 with a per-item verdict: the verdict says allowed or not.
     verdict: Callable[[Any], bool] | None = None
+    # Statuses of 500 and over that still mean "let through": the proxy admitted the caller
+    # and the notebook behind it is not running (503), which the matrix's world never has.
+    downstream: tuple[int, ...] = ()
+    # The object is public metadata (the dataset catalog: every user sees every entry), so a
+    # denial may name it and a list may show other tenants' entries (no leak check).
+    public: bool = False
 
 
 def rule(who: str, targets: tuple[str, ...] = ("-",), **kw: Any) -> Rule:
@@ -243,4 +249,10 @@ TABLE: dict[tuple[str, str], Rule] = {
         "member center_admin", TENANT, path={"token_id": "token_id"}
     ),
     ("GET", "/v1/audit"): rule("center_admin"),
+    ("GET", "/"): rule("anonymous " + SIGNED_IN),  # the redirect to the portal
 }
+
+# Datasets, notebooks, environments, passwords: in their own file (it imports ``rule``).
+from tests.security.authz_table_data import DATA_ROUTES, NOTEBOOK_ROUTES  # noqa: E402
+
+TABLE |= DATA_ROUTES | NOTEBOOK_ROUTES

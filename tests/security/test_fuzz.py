@@ -28,6 +28,7 @@ from aidc.settings import Settings
 from aidc.store import migrate
 from aidc.store.db import Database
 from tests.conftest import local_node
+from tests.security import world_data
 from tests.security.world import World, build
 
 EXAMPLES = int(os.environ.get("AIDC_FUZZ_EXAMPLES", "4"))
@@ -47,10 +48,11 @@ def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     db = Database(f"sqlite:///{tmp / 'fuzz.db'}")
     migrate.upgrade(db.engine)
     c = Center(db=db, engines={"local": engine})
+    world_data.wire_datasets(c, tmp / "home")
     sync_inventory(c, [Pool("local", "local")], engine.inventory())
-    world = build(c)
     # No traces directory: a fuzzed simulation can name no trace file that exists.
     APP.state.settings = Settings(home=tmp / "home", traces_dir=tmp / "no-traces")
+    world = build(c, APP.state.settings)
     RUNNING.center = APP.state.center = c
     yield world
     db.dispose()

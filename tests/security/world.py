@@ -28,7 +28,9 @@ from aidc.services import (
     tenancy,
 )
 from aidc.services.center import Center
+from aidc.settings import Settings
 from aidc.store.models import ApiToken
+from tests.security import world_data
 
 DAY = 86400.0
 # The matrix's callers: role -> username ("anonymous" sends no token).
@@ -38,6 +40,7 @@ ROLES = {
     "a_admin": "alice",
     "b_member": "carol",
     "reviewer": "rev1",
+    "steward": "stew",
     "center_admin": "root",
 }
 TARGETS = ("A", "B")
@@ -48,6 +51,9 @@ MISSING = {
     "invitation_id": "987654",
     "sim_id": "00000000deadbeef",
     "token_id": "987654",
+    "upload_id": "00000000deadbeef",
+    "grant_id": "987654",
+    "session_id": "00000000deadbeef",
 }
 
 
@@ -61,7 +67,7 @@ class World:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def build(c: Center) -> World:
+def build(c: Center, settings: Settings) -> World:
     now = c.clock()
     tenancy.create_organisation(c, "Acme", "startup")
     tenancy.create_organisation(c, "Beta", "university")
@@ -75,6 +81,7 @@ def build(c: Center) -> World:
         ("dan", "Beta", "member"),
         ("root", "Center", "center-admin"),
         ("rev1", "Center", "reviewer"),
+        ("stew", "Center", "data-steward"),
     ]:
         tenancy.create_user(c, user, org, role)
     tenancy.create_project(c, "acme-a", "Acme", ["alice", "bob", "ivy"])
@@ -101,6 +108,7 @@ def build(c: Center) -> World:
         budget_hours={"a100": 1000.0},
     )
     quota_admin.create_cohort(c, root, "national", kind="program")
+    world_data.center_datasets(c, root)
     world = World(tokens=tokens)
     for target, org, project, admin, member, instructor in [
         ("A", "Acme", "acme-a", who["alice"], bob, "ivy"),
@@ -151,11 +159,12 @@ def build(c: Center) -> World:
             "course": course,
             "member": instructor,
             "token_id": str(token_id),  # the tenant's member's token
-        }
+        } | world_data.tenant_objects(c, settings, target, org, project, admin, member)
     world.objects["-"] = {
         "program": "open-2027",
         "cohort": "national",
         "sim_id": MISSING["sim_id"],
+        "airlock_job": MISSING["job_id"],  # no job of the world has held outputs
     }
     return world
 

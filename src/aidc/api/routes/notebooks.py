@@ -80,7 +80,11 @@ def get_environment(name: str, c: CenterDep, p: PrincipalDep) -> EnvironmentView
 
 @router.get(
     "/v1/environments/{name}/log",
-    responses={**ERRORS, 200: {"content": {"text/plain": {}}}},
+    # Errors are JSON although the log is text (the response class sets the default type).
+    responses={
+        **{s: v | {"content": {"application/json": {}}} for s, v in ERRORS.items()},
+        200: {"content": {"text/plain": {}}},
+    },
     response_class=PlainTextResponse,
 )
 def environment_log(name: str, c: CenterDep, p: PrincipalDep) -> str:
