@@ -66,8 +66,8 @@ def test_samples_search_preview_and_download(server: ServerProcess, tmp_path: Pa
     out = tmp_path / "stops.csv"
     r = server.cli("dataset", "download", "gwangju-bus-stops", "stops.csv", "-o", str(out))
     assert r.returncode == 0 and out.read_text().startswith("stop_id,lat,lon"), r.stderr
-    # Registered data: Hanbit Vision has no active allocation, so not for minji.
-    r = server.cli("dataset", "download", "grid-load-jeonnam", "load.csv")
+    # Registered data: Daehan Motors has no active allocation, so not for hyunwoo.
+    r = server.cli("dataset", "download", "grid-load-jeonnam", "load.csv", user="hyunwoo")
     assert r.returncode == 2 and "registered" in r.stderr
 
 
@@ -113,7 +113,7 @@ def test_an_interrupted_cli_upload_resumes(server: ServerProcess, tmp_path: Path
                      json={"files": [{"path": "../../etc/x", "size": 1}]})  # fmt: skip
         assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "files.0.path"
         big = h.post("/v1/datasets/hanbit-frames/uploads",
-                     json={"files": [{"path": "huge.bin", "size": 11 * 10**9}]})  # fmt: skip
+                     json={"files": [{"path": "huge.bin", "size": 10**13}]})  # fmt: skip
         assert big.status_code == 422 and "quota" in big.json()["message"], big.text
     folder = tmp_path / "frames"
     (folder / "sub").mkdir(parents=True)
