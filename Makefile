@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit browser bench fuzz crash-test fmt clean
+.PHONY: run test test-all lint typecheck unit browser bench fuzz crash-test fmt clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: $(STAMP)
 	$(BIN)/aidc server --demo
 
 test: lint typecheck unit
+
+# Also every end-to-end module on PostgreSQL (`make test` runs the database-sensitive ones).
+test-all: lint typecheck
+	AIDC_E2E_POSTGRESQL=all $(MAKE) unit
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks

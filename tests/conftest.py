@@ -103,12 +103,43 @@ def pytest_collection_modifyitems(
     """The tests that use the shared Ray cluster (tests/ray_cluster.py) run back to back:
     the Ray modules right after the conformance suite's last Ray test, so that the
     cluster (~800 MiB) is up only while they run, not through the rest of the suite."""
+    _keep_e2e_postgresql_to_its_core(config, items)
     mine = [i for i in items if i.nodeid.startswith(RAY_MODULES)]
     rest = [i for i in items if not i.nodeid.startswith(RAY_MODULES)]
     last = max((k for k, i in enumerate(rest) if _uses_ray(i)), default=None)
     if mine and last is not None:
         items[:] = rest[: last + 1] + mine + rest[last + 1 :]
     _last_ray_test[:] = [i for i in items if _uses_ray(i)][-1:]
+
+
+# End-to-end modules whose PostgreSQL variant runs in the default suite: the ones where the
+# database's own behaviour (locking, concurrent writers, recovery after a kill) is what is
+# tested. Every other e2e module drives the same services the integration tests already
+# run on both databases, so its PostgreSQL variant runs only with AIDC_E2E_POSTGRESQL=all
+# (`make test-all`); that keeps `make test` inside CI's 30 minutes.
+E2E_POSTGRESQL = (
+    "tests/e2e/test_smoke.py",
+    "tests/e2e/test_concurrency_and_restart.py",
+    "tests/e2e/test_crash_recovery.py",
+    "tests/e2e/test_load.py",
+    "tests/e2e/test_ledger_cli.py",
+)
+
+
+def _keep_e2e_postgresql_to_its_core(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("AIDC_E2E_POSTGRESQL") == "all":
+        return
+    dropped = [
+        i
+        for i in items
+        if i.nodeid.startswith("tests/e2e/")
+        and "[postgresql" in i.nodeid
+        and not i.nodeid.startswith(E2E_POSTGRESQL)
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        keep = set(map(id, dropped))
+        items[:] = [i for i in items if id(i) not in keep]
 
 
 @pytest.hookimpl(hookwrapper=True)
