@@ -84,7 +84,8 @@ def test_sigkill_of_the_server_readopts_running_jobs_and_keeps_the_queue(
     assert any("re-adopted" in e["reason"] for e in job["events"])
     assert job_json(server, queued)["state"] in {"QUEUED", "STARTING", "RUNNING", "SUCCEEDED"}
     for job_id in (running, queued):
-        assert wait_state(server, job_id, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
+        done = wait_state(server, job_id, {"SUCCEEDED", "FAILED"}, timeout=90)
+        assert done["state"] == "SUCCEEDED"
         starts = (server.home / "jobs" / job_id / "work" / "starts").read_text()
         assert starts == "started\n", f"{job_id} started {starts.count('started')} times"
 

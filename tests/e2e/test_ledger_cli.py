@@ -110,7 +110,7 @@ def test_a_server_crash_loses_no_metered_time(
     job_id = r.stdout.strip()
 
     def metered() -> bool:
-        entries = cli_json(server, "ledger", "--job", job_id)
+        entries = cli_json(server, "ledger", "--job", job_id, user="minji")
         return isinstance(entries, list) and len(entries) >= 2
 
     wait_for(metered)
@@ -118,12 +118,12 @@ def test_a_server_crash_loses_no_metered_time(
     server.start()
 
     def finished() -> bool:
-        job = cli_json(server, "job", job_id)
+        job = cli_json(server, "job", job_id, user="minji")
         return isinstance(job, dict) and job["state"] == "SUCCEEDED"
 
     wait_for(finished)
-    job = cli_json(server, "job", job_id)
-    entries = cli_json(server, "ledger", "--job", job_id)
+    job = cli_json(server, "job", job_id, user="minji")
+    entries = cli_json(server, "ledger", "--job", job_id, user="minji")
     assert isinstance(job, dict) and isinstance(entries, list)
     run_s = job["finished_at"] - job["started_at"]
     assert abs(sum(e["accelerator_seconds"] for e in entries) - 2 * run_s) < 1e-6
