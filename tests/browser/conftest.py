@@ -30,7 +30,9 @@ def artifacts() -> Iterator[Path]:
     print(f"\nportal screenshots ({count}): {ARTIFACTS.resolve()}")
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread while it is
+# open, and later tests (notebook kernels, the load test) call asyncio.run().
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
