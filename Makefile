@@ -51,6 +51,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/datasets.py
 	$(BIN)/python benchmarks/notebooks.py
+	$(BIN)/python benchmarks/validate.py
 	$(BIN)/python benchmarks/load.py
 	test -z "$$AIDC_TEST_DATABASE_URL" || $(BIN)/python benchmarks/load.py --database-url "$$AIDC_TEST_DATABASE_URL"
 
