@@ -83,3 +83,15 @@ def test_dataset_format_refusals(tmp_path: Path) -> None:
     (tmp_path / "garbage" / "inputs.npy").write_bytes(b"not numpy")
     with pytest.raises(dataset_format.DatasetError, match="not a readable"):
         dataset_format.load(tmp_path / "garbage")
+
+
+def test_a_bad_thread_count_is_refused(
+    files: Files,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AIDC_VALIDATION_THREADS", "lots")
+    argv = ["--model", str(files.model), "--data", str(files.data), "--out", str(tmp_path / "r")]
+    assert harness_main([*argv, *QUICK]) == 2
+    assert "AIDC_VALIDATION_THREADS='lots' is not a thread count" in capsys.readouterr().err
