@@ -14,8 +14,6 @@ import pytest
 
 from tests.validation_models import write_dataset, write_model
 
-pytest.importorskip("onnxruntime", reason="the validation extra (aidc[validation]) is missing")
-
 # Short, so that the suite stays lean: the minimums are what is tested, not the numbers.
 QUICK = [
     "--warmup-s",
