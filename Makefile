@@ -13,11 +13,11 @@ TEST_STAMP := $(VENV)/.installed-test
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,notebook]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,notebook,validation]'
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,ray,notebook]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray,notebook,validation]'
 	touch $(TEST_STAMP)
 
 run: $(STAMP)
@@ -51,6 +51,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/datasets.py
 	$(BIN)/python benchmarks/notebooks.py
+	$(BIN)/python benchmarks/validate.py
 	$(BIN)/python benchmarks/load.py
 	test -z "$$AIDC_TEST_DATABASE_URL" || $(BIN)/python benchmarks/load.py --database-url "$$AIDC_TEST_DATABASE_URL"
 
