@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from aidc.core.resources import Node
+from aidc.engines import env_modules
 from aidc.engines.base import (
     Capability,
     EngineStatus,
@@ -89,6 +90,8 @@ class SlurmEngine:
         users: dict[str, str] | None = None,
         python: str = "python3",
         accounts: bool = True,
+        modulepath: str = "",
+        module_init: str = "",
     ) -> None:
         self.grace_s = grace_s
         self.cli = SlurmCli(conf)
@@ -103,6 +106,9 @@ class SlurmEngine:
         self.python = python
         # False: a cluster without slurmdbd; jobs run under the user's default account.
         self.manage_accounts = accounts
+        # Where the nodes' module system finds modules (center configuration).
+        self.modulepath = modulepath
+        self.module_init = module_init
         self.service_user = pwd.getpwuid(os.getuid()).pw_name
         self.shim_dir = self.jobs_dir / ".aidc"
         install_shims(self.shim_dir)
@@ -179,6 +185,11 @@ class SlurmEngine:
             "accelerators": max(len(p.devices) for p in nodes),
             "addresses": addresses,
             "python": self.python,
+            "modules": env_modules.spec(
+                job.environment.modules if job.environment else (),
+                self.module_init,
+                self.modulepath,
+            ),
         }
         _write_json(run_dir / "launch.json", launch)
         batch = run_dir / "batch.sh"

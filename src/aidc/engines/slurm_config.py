@@ -6,6 +6,8 @@ partition = "gpu"                 # or { hpc = "gpu", cpu = "batch" }; default: 
 jobs_dir = "/shared/aidc/slurm"   # on a filesystem shared with every compute node
 identity = "service"              # or "organisation", with users = { <org> = "<unix user>" }
 python = "python3"                # the interpreter that runs the in-job supervisor
+modulepath = "/opt/modulefiles"   # MODULEPATH for environments' modules (default: the nodes')
+module_init = "/usr/share/lmod/lmod/init/bash"  # the module system's init script for bash
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import pwd
 from pathlib import Path
 from typing import Any
 
+from aidc.engines import env_modules
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
-KNOWN = ("conf", "partition", "jobs_dir", "identity", "users", "python", "accounts")
+KNOWN = ("conf", "partition", "jobs_dir", "identity", "users", "python", "accounts",
+         *env_modules.OPTIONS)  # fmt: skip
 
 
 def _err(key: str, message: str) -> EngineConfigError:
@@ -98,4 +102,11 @@ def parse_options(config: EngineConfig) -> dict[str, Any]:
     if not isinstance(accounts, bool):
         raise _err("accounts", "must be true (sacctmgr accounts per project) or false")
     out["accounts"] = accounts
+
+    for key in env_modules.OPTIONS:
+        if key in opts:
+            error = env_modules.option_error(key, opts[key])
+            if error:
+                raise _err(key, error)
+            out[key] = opts[key]
     return out
