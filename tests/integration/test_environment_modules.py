@@ -50,11 +50,15 @@ def with_env(job: LaunchRequest, environment: Environment) -> LaunchRequest:
     return replace(job, environment=environment)
 
 
-@pytest.fixture(scope="module")
-def slurm(modulepath: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmEngine]:
+def slurm_up() -> None:
     env = {**os.environ, "AIDC_SLURM_DIR": str(slurm_t.SLURM_DIR)}
     if subprocess.run([str(slurm_t.SCRIPT), "status"], env=env, capture_output=True).returncode:
         skip_or_fail(f"no Slurm cluster in {slurm_t.SLURM_DIR} (run scripts/slurm-dev up)")
+
+
+@pytest.fixture(scope="module")
+def slurm(modulepath: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmEngine]:
+    slurm_up()
     home = tmp_path_factory.mktemp("slurm-home")
     e = SlurmEngine(
         home, ["hpc"], grace_s=slurm_t.GRACE_S, conf=slurm_t.CONF, modulepath=modulepath

@@ -40,6 +40,7 @@ from aidc.engines.base import (
 from aidc.engines.end_watcher import EndWatcher
 from aidc.engines.interactive import read_address
 from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, job_argv, read_range
+from aidc.engines.oci_images import refuse_image
 from aidc.engines.ray_dev import auth_headers
 from aidc.engines.ray_parts import entrypoint_resources, ranks, ray_node, submission_id
 from aidc.engines.registry import EngineConfig, EngineConfigError
@@ -140,6 +141,8 @@ class RayEngine:
         self._watcher = EndWatcher(self.jobs_dir / ENDED, on_change)
 
     def launch(self, job: LaunchRequest) -> Handle:
+        # Ray's image_uri runs only workers in the image, not the driver: see docs/notebooks.md.
+        refuse_image(job, "ray")
         sid = submission_id(job.job_id, job.attempt)
         job_dir = self.jobs_dir / job.job_id
         run_dir = job_dir / f"attempt-{job.attempt}"

@@ -8,6 +8,7 @@ identity = "service"              # or "organisation", with users = { <org> = "<
 python = "python3"                # the interpreter that runs the in-job supervisor
 modulepath = "/opt/modulefiles"   # MODULEPATH for environments' modules (default: the nodes')
 module_init = "/usr/share/lmod/lmod/init/bash"  # the module system's init script for bash
+images = "/shared/aidc/images"    # OCI bundles <images>/<image>/ for sbatch --container
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aidc.engines import env_modules
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
 KNOWN = ("conf", "partition", "jobs_dir", "identity", "users", "python", "accounts",
-         *env_modules.OPTIONS)  # fmt: skip
+         "images", *env_modules.OPTIONS)  # fmt: skip
 
 
 def _err(key: str, message: str) -> EngineConfigError:
@@ -65,6 +66,12 @@ def parse_options(config: EngineConfig) -> dict[str, Any]:
         if not isinstance(jobs_dir, str) or not os.path.isabs(jobs_dir):
             raise _err("jobs_dir", "must be an absolute path on a filesystem shared with the nodes")
         out["jobs_dir"] = Path(jobs_dir)
+
+    images = opts.get("images")
+    if images is not None:
+        if not isinstance(images, str) or not os.path.isabs(images):
+            raise _err("images", "must be the absolute path of the folder of OCI bundles")
+        out["images"] = images
 
     identity = opts.get("identity", "service")
     if identity not in ("service", "organisation"):
