@@ -3,6 +3,7 @@ only through aidc's proxy, by its owner only; culled when idle; stopped and rest
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from aidc.client import Client
+from aidc.core.accelerators import CATALOG
 from tests.e2e.notebook_kernel import bearer, execute, need_jupyterlab, start_kernel, ws_status
 from tests.server_process import ServerProcess
 
@@ -153,6 +155,25 @@ def test_an_idle_session_is_culled_and_its_gpu_freed_but_not_while_a_kernel_work
     assert r.status_code == 409
 
 
+def assert_metered_like_a_job(c: Client, job_id: str) -> None:
+    """The ended run of a session is in the usage ledger through the same path as a batch
+    job's: its final entries sum to its run time x 1 a100, with the a100's PF-hours and
+    the project's credits debited."""
+    job = c.job(job_id)
+    assert job.started_at is not None and job.finished_at is not None
+    entries = c.ledger(job=job_id)
+    assert entries and entries[-1].final, entries
+    assert {(e.accelerator_type, e.devices, e.project) for e in entries} == {
+        ("a100", 1, "hanbit-vision")
+    }
+    seconds = sum(e.accelerator_seconds for e in entries)
+    assert math.isclose(seconds, job.finished_at - job.started_at, rel_tol=1e-6), seconds
+    pf_hours = sum(e.pf_hours for e in entries)
+    assert math.isclose(pf_hours, seconds / 3600 * CATALOG["a100"].peak_pf, rel_tol=1e-6)
+    assert all(e.credit_account_id is not None for e in entries)
+    assert math.isclose(sum(e.credits for e in entries), seconds / 3600, rel_tol=1e-6)
+
+
 def test_restart_runs_a_fresh_jupyterlab_under_the_same_url(nb_server: ServerProcess) -> None:
     server = nb_server
     session = start(server)
@@ -168,6 +189,7 @@ def test_restart_runs_a_fresh_jupyterlab_under_the_same_url(nb_server: ServerPro
         nb = c.notebook(session)
         assert nb.restarts == 1 and nb.previous_jobs == [first_job] and nb.job_id != first_job
         assert c.job(first_job).state == "CANCELLED"
+        assert_metered_like_a_job(c, first_job)
     kernel = start_kernel(server.url, session, minji)
     # Same files (the session's folder), new JupyterLab, new token, same proxy URL.
     code = "print(open('kept.txt').read())"
@@ -196,8 +218,10 @@ def test_a_session_stops_at_its_maximum_lifetime(nb_server: ServerProcess) -> No
 
 def test_environments_through_the_cli_are_recorded_on_jobs(nb_server: ServerProcess) -> None:
     server = nb_server
-    r = server.cli("env", "create", "hpc", "--module", "cuda/12.4", "--image", "nvcr.io/x:1")
+    r = server.cli("env", "create", "hpc", "--module", "cuda/12.4")
     assert r.returncode == 0 and "environment hpc: none" in r.stdout, r.stderr
+    r = server.cli("env", "create", "boxed", "--image", "nvcr.io/x:1")
+    assert r.returncode == 0 and "nvcr.io/x:1" in server.cli("env", "show", "boxed").stdout
     assert "hpc" in server.cli("env", "list").stdout
     assert "cuda/12.4" in server.cli("env", "show", "hpc").stdout
     assert server.cli("env", "show", "hpc", user="seojun").returncode == 2
@@ -218,3 +242,9 @@ def test_environments_through_the_cli_are_recorded_on_jobs(nb_server: ServerProc
     shown = server.cli("job", job_id)
     assert "environment hpc" in shown.stdout, shown.stdout
     assert server.cli("logs", job_id).stdout.strip() == "cuda/12.4"
+    # The local engine runs no containers: a job naming an image fails, never runs outside it.
+    boxed = server.cli("submit", "-p", "hanbit-vision", "--environment", "boxed", "--", "true")
+    with client(server) as c:
+        boxed_id = boxed.stdout.split()[0]
+        wait_until(lambda: c.job(boxed_id).state == "FAILED")
+        assert "the local engine cannot run containers" in c.job(boxed_id).state_reason

@@ -71,23 +71,30 @@ def test_a_requirements_list_is_built_once_and_jobs_run_in_it(
         controller.stop()
 
 
-def test_modules_and_images_are_passed_to_the_job(
+def test_modules_are_passed_and_an_image_is_refused_on_the_local_engine(
     center: Center, t: Tenants, settings: Settings
 ) -> None:
-    env = create(center, settings, t.bob, "hpc", modules=["cuda/12.4", "nccl"], image="nvcr.io/x:1")
+    env = create(center, settings, t.bob, "hpc", modules=["cuda/12.4", "nccl"])
     assert env.build_state == "none" and env.venv == ""
+    create(center, settings, t.bob, "boxed", image="nvcr.io/x:1")
     controller = Controller(center, tick_s=0.05)
     controller.start()
     try:
         spec = JobSpec(
             project="acme-a",
-            command=["sh", "-c", 'echo "$AIDC_ENVIRONMENT_MODULES|$AIDC_ENVIRONMENT_IMAGE"'],
+            command=["sh", "-c", 'echo "$AIDC_ENVIRONMENT_MODULES|$AIDC_ENVIRONMENT"'],
             environment="hpc",
         )
         job = jobs.submit(center, t.bob, spec)
+        boxed = jobs.submit(center, t.bob, spec.model_copy(update={"environment": "boxed"}))
         wait_for(lambda: jobs.get_job(center, t.bob, job.id).state == "SUCCEEDED", 30)
         out = jobs.read_log(center, t.bob, job.id, 0, 10_000).data.decode()
-        assert out.strip() == "cuda/12.4 nccl|nvcr.io/x:1"
+        assert out.strip() == "cuda/12.4 nccl|hpc"
+        # Never outside the image it names: the local engine runs no containers.
+        wait_for(lambda: jobs.get_job(center, t.bob, boxed.id).state == "FAILED", 30)
+        reason = jobs.get_job(center, t.bob, boxed.id).state_reason
+        assert "names the container image 'nvcr.io/x:1'" in reason
+        assert "the local engine cannot run containers" in reason
     finally:
         controller.stop()
 

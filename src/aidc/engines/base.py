@@ -33,9 +33,9 @@ class Outcome(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Environment:
     """A named software environment a job runs in (docs/notebooks.md, "Environments"):
-    a built virtualenv whose ``bin`` goes first on PATH (local engine), modules to load
-    (Slurm) or a container image (Ray). Engines pass what they cannot apply to the job as
-    ``AIDC_ENVIRONMENT*`` variables."""
+    a built virtualenv whose ``bin`` goes first on PATH (local engine), modules the Slurm
+    and Ray engines load on the node (``engines.env_modules``), a container image. Every
+    engine also passes them to the job as ``AIDC_ENVIRONMENT*`` variables."""
 
     name: str
     venv: str = ""

@@ -39,6 +39,7 @@ from aidc.engines.interactive import environment_env, read_address
 from aidc.engines.job_env import aidc_env, device_env, rank_env
 from aidc.engines.local_identity import Rlimits, close_home, engine_options, take_folders
 from aidc.engines.local_spawner import Spawner
+from aidc.engines.oci_images import refuse_image
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
 # Variables passed through from the server's environment; everything else (database URLs,
@@ -137,6 +138,7 @@ class LocalEngine:
 
     def _prepare(self, job: LaunchRequest) -> Path:
         """Write run ``job.attempt``'s folder (launch.json last); the folder."""
+        refuse_image(job, "local")
         unknown = {n.node for n in job.placement.nodes} - {n.name for n in self._nodes}
         if unknown:
             raise LaunchError(f"node {sorted(unknown)[0]} is not a node of this host")

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from aidc.core.resources import Node, NodeState
+from aidc.engines import env_modules
 from aidc.engines.base import (
     Capability,
     EngineStatus,
@@ -39,16 +40,20 @@ from aidc.engines.base import (
 from aidc.engines.end_watcher import EndWatcher
 from aidc.engines.interactive import read_address
 from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, job_argv, read_range
+from aidc.engines.oci_images import refuse_image
 from aidc.engines.ray_dev import auth_headers
 from aidc.engines.ray_parts import entrypoint_resources, ranks, ray_node, submission_id
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
 ENTRY = Path(__file__).with_name("ray_entry.py")
+# Copied next to the driver, which imports it on the nodes (they need no aidc install).
+MODULES = Path(env_modules.__file__)
 # In jobs_dir: a line per ended run (aidc.engines.end_watcher); job folders are hex ids.
 ENDED = ".ended"
 # After a stop request, how long the driver may take over the grace before stop_job.
 STOP_MARGIN_S = 15.0
-OPTIONS = ("address", "jobs_dir", "token_file", "accelerator", "python", "place_timeout_s")
+OPTIONS = ("address", "jobs_dir", "token_file", "accelerator", "python", "place_timeout_s",
+           *env_modules.OPTIONS)  # fmt: skip
 
 
 def _client_class() -> Any:
@@ -81,6 +86,8 @@ class RayEngine:
         token_file: str | None = None,
         python: str = "python",
         place_timeout_s: float = 60.0,
+        modulepath: str = "",
+        module_init: str = "",
     ) -> None:
         self.address = address.rstrip("/")
         self.jobs_dir = jobs_dir
@@ -93,6 +100,9 @@ class RayEngine:
         self.token_file = token_file
         self.python = python
         self.place_timeout_s = place_timeout_s
+        # Where the nodes' module system finds modules (center configuration).
+        self.modulepath = modulepath
+        self.module_init = module_init
         self._on_change: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
         self._client: Any = None
@@ -131,6 +141,8 @@ class RayEngine:
         self._watcher = EndWatcher(self.jobs_dir / ENDED, on_change)
 
     def launch(self, job: LaunchRequest) -> Handle:
+        # Ray's image_uri runs only workers in the image, not the driver: see docs/notebooks.md.
+        refuse_image(job, "ray")
         sid = submission_id(job.job_id, job.attempt)
         job_dir = self.jobs_dir / job.job_id
         run_dir = job_dir / f"attempt-{job.attempt}"
@@ -164,9 +176,16 @@ class RayEngine:
             "ranks": ranks(job, job_dir, cwd, checkpoints),
             # A notebook listens on its Ray node's address (the driver knows it), for the proxy.
             "interactive": job.spec.priority_class == "interactive",
+            "modules": env_modules.spec(
+                job.environment.modules if job.environment else (),
+                self.module_init,
+                self.modulepath,
+            ),
         }
         _write_json(run_dir / "launch.json", launch)
         shutil.copyfile(ENTRY, run_dir / "ray_entry.py")
+        if launch["modules"]:
+            shutil.copyfile(MODULES, run_dir / MODULES.name)
         entrypoint = f"{self.python} {run_dir / 'ray_entry.py'} {run_dir}"
         resources = entrypoint_resources(job) if launch["direct"] else {"entrypoint_num_cpus": 0}
         try:
@@ -361,6 +380,10 @@ def from_config(config: EngineConfig) -> RayEngine:
     for key in ("jobs_dir", "token_file", "accelerator", "python"):
         if key in opts and not isinstance(opts[key], str):
             raise EngineConfigError(f"engines.ray.{key}: must be a string")
+    for key in env_modules.OPTIONS:
+        error = env_modules.option_error(key, opts[key]) if key in opts else None
+        if error:
+            raise EngineConfigError(f"engines.ray.{key}: {error}")
     timeout = opts.get("place_timeout_s", 60.0)
     if not isinstance(timeout, int | float) or timeout <= 0:
         raise EngineConfigError("engines.ray.place_timeout_s: must be a positive number")
@@ -380,4 +403,6 @@ def from_config(config: EngineConfig) -> RayEngine:
         token_file=opts.get("token_file"),
         python=str(opts.get("python", "python")),
         place_timeout_s=float(timeout),
+        modulepath=str(opts.get("modulepath", "")),
+        module_init=str(opts.get("module_init", "")),
     )

@@ -27,6 +27,8 @@ import time
 import typing
 
 POLL_S = 0.1
+# The run folder (shared with every node): env_modules.py lies next to this file.
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _load_json(path: str) -> dict[str, typing.Any]:
@@ -69,7 +71,18 @@ class Rank:
         node_id = ray.get_runtime_context().get_node_id()
         return ray.util.get_node_ip_address(), port, gpu_ids, node_id
 
-    def start(self, argv: list[str], cwd: str, env: dict[str, str], log: str, by_line: bool) -> str:
+    def start(
+        self,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        log: str,
+        by_line: bool,
+        modules: dict[str, typing.Any],
+    ) -> str:
+        env, error = _with_modules(modules, env, log)
+        if error:
+            return error
         try:
             self.proc = subprocess.Popen(
                 argv,
@@ -128,6 +141,21 @@ class Rank:
         return True
 
 
+def _with_modules(
+    modules: dict[str, typing.Any], env: dict[str, str], log: str
+) -> tuple[dict[str, str], str]:
+    """``env`` after the environment's modules are loaded on this node (in the rank's
+    actor, so on the rank's node), or why they cannot be."""
+    if not modules:
+        return env, ""
+    if HERE not in sys.path:
+        sys.path.insert(0, HERE)
+    import env_modules
+
+    loaded: tuple[dict[str, str], str] = env_modules.load_or_say(modules, env, log)
+    return loaded
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -165,8 +193,9 @@ class Direct:
             import ray.util  # only for notebooks: a plain job starts without importing ray
 
             env["AIDC_INTERACTIVE_HOST"] = ray.util.get_node_ip_address()
+        launch = self.launch
         error = self.rank.start(
-            self.launch["argv"], self.launch["cwd"], env, self.launch["log"], False
+            launch["argv"], launch["cwd"], env, launch["log"], False, launch.get("modules") or {}
         )
         return [error] if error else [], ""
 
@@ -237,7 +266,12 @@ class Spread:
                 env["AIDC_INTERACTIVE_HOST"] = where[0]  # the rank's node, for the proxy
             started.append(
                 a.start.remote(
-                    self.launch["argv"], self.launch["cwd"], env, self.launch["log"], True
+                    self.launch["argv"],
+                    self.launch["cwd"],
+                    env,
+                    self.launch["log"],
+                    True,
+                    self.launch.get("modules") or {},
                 )
             )
         errors = [e for e in ray.get(started) if e]

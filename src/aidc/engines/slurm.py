@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from aidc.core.resources import Node
+from aidc.engines import env_modules, oci_images
 from aidc.engines.base import (
     Capability,
     EngineStatus,
@@ -89,6 +90,9 @@ class SlurmEngine:
         users: dict[str, str] | None = None,
         python: str = "python3",
         accounts: bool = True,
+        modulepath: str = "",
+        module_init: str = "",
+        images: str = "",
     ) -> None:
         self.grace_s = grace_s
         self.cli = SlurmCli(conf)
@@ -103,6 +107,11 @@ class SlurmEngine:
         self.python = python
         # False: a cluster without slurmdbd; jobs run under the user's default account.
         self.manage_accounts = accounts
+        # Where the nodes' module system finds modules (center configuration).
+        self.modulepath = modulepath
+        self.module_init = module_init
+        # OCI bundles of environments' images (sbatch --container); empty: no containers.
+        self.images = images
         self.service_user = pwd.getpwuid(os.getuid()).pw_name
         self.shim_dir = self.jobs_dir / ".aidc"
         install_shims(self.shim_dir)
@@ -138,6 +147,7 @@ class SlurmEngine:
         partition = self.partitions.get(job.placement.pool)
         if partition is None:
             raise LaunchError(f"pool {job.placement.pool!r} is not served by the slurm engine")
+        container = self._container(job)
         user = self._user_for(job.organisation)
         account = None
         if self.manage_accounts:
@@ -179,6 +189,11 @@ class SlurmEngine:
             "accelerators": max(len(p.devices) for p in nodes),
             "addresses": addresses,
             "python": self.python,
+            "modules": env_modules.spec(
+                job.environment.modules if job.environment else (),
+                self.module_init,
+                self.modulepath,
+            ),
         }
         _write_json(run_dir / "launch.json", launch)
         batch = run_dir / "batch.sh"
@@ -190,6 +205,8 @@ class SlurmEngine:
             chown_tree(user, [job_dir, checkpoints])
         as_user = None if user == self.service_user else user
         args = sbatch_args(job, name, partition, account, as_user, log, cwd, self.grace_s)
+        if container:
+            args.append(f"--container={container}")
         try:
             out = self.cli.run([*args, str(batch)])
         except SlurmError as e:
@@ -306,6 +323,20 @@ class SlurmEngine:
             self.accounts.sync(items, user)
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _container(self, job: LaunchRequest) -> str:
+        """The OCI bundle the run starts in ("" without an image); LaunchError when the
+        image cannot be run here, before anything is written."""
+        if not oci_images.image_of(job):
+            return ""
+        if len(job.placement.nodes) > 1:
+            # The batch step (in the container) would need srun and Slurm's config inside.
+            raise LaunchError(
+                "a container image on more than one Slurm node is not supported yet: "
+                "run it on one node, or use modules"
+            )
+        shared = [str(self.jobs_dir), *([job.spec.workdir] if job.spec.workdir else [])]
+        return oci_images.bundle(job, self.images, shared)
 
     def _stop(self, handle: Handle, stop: dict[str, object]) -> None:
         """Write the stop request into every rank's folder, then SIGTERM the whole job;

@@ -6,6 +6,9 @@ partition = "gpu"                 # or { hpc = "gpu", cpu = "batch" }; default: 
 jobs_dir = "/shared/aidc/slurm"   # on a filesystem shared with every compute node
 identity = "service"              # or "organisation", with users = { <org> = "<unix user>" }
 python = "python3"                # the interpreter that runs the in-job supervisor
+modulepath = "/opt/modulefiles"   # MODULEPATH for environments' modules (default: the nodes')
+module_init = "/usr/share/lmod/lmod/init/bash"  # the module system's init script for bash
+images = "/shared/aidc/images"    # OCI bundles <images>/<image>/ for sbatch --container
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import pwd
 from pathlib import Path
 from typing import Any
 
+from aidc.engines import env_modules
 from aidc.engines.registry import EngineConfig, EngineConfigError
 
-KNOWN = ("conf", "partition", "jobs_dir", "identity", "users", "python", "accounts")
+KNOWN = ("conf", "partition", "jobs_dir", "identity", "users", "python", "accounts",
+         "images", *env_modules.OPTIONS)  # fmt: skip
 
 
 def _err(key: str, message: str) -> EngineConfigError:
@@ -62,6 +67,12 @@ def parse_options(config: EngineConfig) -> dict[str, Any]:
             raise _err("jobs_dir", "must be an absolute path on a filesystem shared with the nodes")
         out["jobs_dir"] = Path(jobs_dir)
 
+    images = opts.get("images")
+    if images is not None:
+        if not isinstance(images, str) or not os.path.isabs(images):
+            raise _err("images", "must be the absolute path of the folder of OCI bundles")
+        out["images"] = images
+
     identity = opts.get("identity", "service")
     if identity not in ("service", "organisation"):
         raise _err("identity", 'must be "service" or "organisation"')
@@ -98,4 +109,11 @@ def parse_options(config: EngineConfig) -> dict[str, Any]:
     if not isinstance(accounts, bool):
         raise _err("accounts", "must be true (sacctmgr accounts per project) or false")
     out["accounts"] = accounts
+
+    for key in env_modules.OPTIONS:
+        if key in opts:
+            error = env_modules.option_error(key, opts[key])
+            if error:
+                raise _err(key, error)
+            out[key] = opts[key]
     return out

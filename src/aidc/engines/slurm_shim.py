@@ -28,6 +28,7 @@ import time
 import typing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import env_modules
 import local_shim
 
 STOPPED = ("preempted", "cancelled", "timeout")
@@ -70,10 +71,17 @@ def run_rank(run_dir: str, rank: int) -> dict[str, typing.Any]:
     launch = local_shim._load_json(os.path.join(run_dir, "launch.json"))
     rank_dir = os.path.join(run_dir, f"rank-{rank}")
     os.makedirs(rank_dir, exist_ok=True)
+    # On this node: its module system, its modules.
+    modules = launch.get("modules") or {}
+    env, error = env_modules.load_or_say(modules, _env_for_rank(launch, rank), launch["log"])
+    if error:
+        failed = {"outcome": "failed", "exit_code": None, "reason": error}
+        local_shim._write_json(os.path.join(rank_dir, "exit.json"), failed)
+        return failed
     rank_launch = {
         "argv": launch["argv"],
         "cwd": launch["cwd"],
-        "env": _env_for_rank(launch, rank),
+        "env": env,
         "log": launch["log"],
         "time_limit_s": launch["time_limit_s"],
         "grace_s": launch["grace_s"],

@@ -12,7 +12,7 @@ from pathlib import Path
 from aidc.engines.base import LaunchRequest
 
 HERE = Path(__file__).parent
-SHIMS = ("local_shim.py", "slurm_shim.py")
+SHIMS = ("local_shim.py", "slurm_shim.py", "env_modules.py")
 
 
 def sbatch_args(

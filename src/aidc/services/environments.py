@@ -4,8 +4,10 @@ An environment is a requirements list, a module list and/or a container image na
 the local engine the requirements are built once into a virtualenv under
 ``<home>/environments/<sha256>/`` (shared by every environment with the same list, in a
 process of its own: ``aidc.services.environment_build``) and every job or notebook naming
-it runs with that virtualenv first on PATH. Modules and the image are passed to the job
-(``AIDC_ENVIRONMENT_MODULES``, ``AIDC_ENVIRONMENT_IMAGE``) for Slurm and Ray pools.
+it runs with that virtualenv first on PATH. The Slurm and Ray engines load the modules on
+the node (``engines.env_modules``); the Slurm engine runs the image (``engines.oci_images``),
+the others refuse it. Both are passed to the job as well (``AIDC_ENVIRONMENT_MODULES``,
+``AIDC_ENVIRONMENT_IMAGE``).
 """
 
 from __future__ import annotations
