@@ -75,9 +75,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("validation_shares", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_validation_shares_validation_id", ["validation_id"], unique=False
-        )
+        batch_op.create_index("ix_validation_shares_validation_id", ["validation_id"], unique=False)
 
 
 def downgrade() -> None:
