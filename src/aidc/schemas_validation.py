@@ -119,3 +119,42 @@ class ShareView(BaseModel):
     created_at: float
     revoked_at: float | None
     link: str  # the portal page the named reader opens (permissions checked there)
+
+
+# The comparison table's columns and a row's cells, as the CLI and the reports print them.
+COLUMNS = (
+    "validation",
+    "model sha256",
+    "accelerator",
+    "state",
+    "metric",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "throughput /s",
+    "peak memory MiB",
+    "energy J/inf",
+    "result",
+)
+
+
+def cells(r: CompareRow) -> list[str]:
+    mem = r.peak_memory_bytes / 2**20 if r.peak_memory_bytes is not None else None
+    return [
+        r.validation_id,
+        r.model_sha256[:12],
+        r.accelerator,
+        r.state,
+        _n(r.metric, 4),
+        _n(r.p50_ms, 3),
+        _n(r.p90_ms, 3),
+        _n(r.p99_ms, 3),
+        _n(r.throughput_per_s, 1),
+        _n(mem, 1),
+        _n(r.energy_j_per_inference, 4),
+        r.integrity,
+    ]
+
+
+def _n(v: float | None, digits: int) -> str:
+    return "-" if v is None else f"{v:,.{digits}f}"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from jinja2 import Environment, FileSystemLoader
 
 from aidc.core.tenancy import Principal
-from aidc.schemas_validation import CompareRow, CompareView, ValidationView
+from aidc.schemas_validation import COLUMNS, CompareRow, CompareView, ValidationView, cells
 from aidc.services.center import Center
 from aidc.services.validations_compare import compare
 from aidc.services.validations_read import show
@@ -21,20 +21,6 @@ from aidc.services.validations_read import show
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-COLUMNS = (
-    "validation",
-    "model sha256",
-    "accelerator",
-    "state",
-    "metric",
-    "p50 ms",
-    "p90 ms",
-    "p99 ms",
-    "throughput /s",
-    "peak memory MiB",
-    "energy J/inf",
-    "result",
-)
 CHARTS: tuple[tuple[str, str, Callable[[CompareRow], float | None]], ...] = (
     ("p99 latency (ms), single-stream", "p99 ms", lambda r: r.p99_ms),
     ("throughput (samples/s), offline", "samples/s", lambda r: r.throughput_per_s),
@@ -44,28 +30,6 @@ CHARTS: tuple[tuple[str, str, Callable[[CompareRow], float | None]], ...] = (
 
 def report(center: Center, p: Principal, validation_id: str) -> tuple[ValidationView, CompareView]:
     return show(center, p, validation_id), compare(center, p, validation_id)
-
-
-def cells(r: CompareRow) -> list[str]:
-    mem = r.peak_memory_bytes / 2**20 if r.peak_memory_bytes is not None else None
-    return [
-        r.validation_id,
-        r.model_sha256[:12],
-        r.accelerator,
-        r.state,
-        _n(r.metric, 4),
-        _n(r.p50_ms, 3),
-        _n(r.p90_ms, 3),
-        _n(r.p99_ms, 3),
-        _n(r.throughput_per_s, 1),
-        _n(mem, 1),
-        _n(r.energy_j_per_inference, 4),
-        r.integrity,
-    ]
-
-
-def _n(v: float | None, digits: int) -> str:
-    return "-" if v is None else f"{v:,.{digits}f}"
 
 
 def _labels(rows: list[CompareRow]) -> list[str]:
