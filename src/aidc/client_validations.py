@@ -88,6 +88,12 @@ class ValidationCalls:
         r = self._request("GET", f"/v1/validations/{quote(validation_id, safe='')}/verify")
         return VerifyView.model_validate(r.json())
 
+    def validation_result(self, validation_id: str, accelerator: str) -> tuple[str, str]:
+        """A run's stored result (canonical JSON text) and the integrity the server found."""
+        vid, acc = quote(validation_id, safe=""), quote(accelerator, safe="")
+        r = self._request("GET", f"/v1/validations/{vid}/runs/{acc}/result")
+        return r.text, r.headers.get("X-Result-Integrity", "")
+
     def compare_validation(self, validation_id: str) -> CompareView:
         r = self._request("GET", f"/v1/validations/{quote(validation_id, safe='')}/compare")
         return CompareView.model_validate(r.json())

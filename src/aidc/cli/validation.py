@@ -46,7 +46,9 @@ def validate(
     model_name: Annotated[
         str | None, typer.Option("--model-name", help="The model's name across versions.")
     ] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Follow the runs until done.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the runs; exit 1 if one fails or misses.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the validation harness on each accelerator type, one job per type:
@@ -75,7 +77,10 @@ def validate(
             v = _follow(c, v, quiet=as_json)
     if as_json:
         out.print_json(v.model_dump_json())
-    if wait and any(r.state != "succeeded" for r in v.runs):
+    # --wait as a gate (in CI): 1 when a run failed or missed a target.
+    if wait and any(
+        r.state != "succeeded" or not all(x.passed for x in r.verdicts) for r in v.runs
+    ):
         raise typer.Exit(1)
 
 
@@ -236,3 +241,16 @@ def unshare(validation_id: IdArg, share_id: Annotated[str, typer.Argument()]) ->
     with errors(), Client.from_config() as c:
         s = c.revoke_validation_share(validation_id, share_id)
     out.print(f"share {s.id} revoked")
+
+
+@app.command()
+def result(
+    validation_id: IdArg,
+    accelerator: Annotated[str, typer.Argument(help="The run's accelerator type.")],
+) -> None:
+    """A run's result as stored (canonical JSON, every latency recorded); exit 1 if tampered."""
+    with errors(), Client.from_config() as c:
+        text, integrity = c.validation_result(validation_id, accelerator)
+    out.print_json(text)
+    if integrity != "verified":
+        fail(f"the stored result is {integrity}", code=1)

@@ -217,7 +217,7 @@ def _job_spec(
         accelerators=1 if device else 0,
         accelerator_type=accelerator if device else None,
         cpus=1,
-        memory_mib=4096,
+        memory_mib=2048,
         time_limit_s=TIME_LIMIT_S,
         priority_class=PriorityClass.NORMAL,
         datasets=[mount],

@@ -59,7 +59,7 @@ def catch_up(center: Center, validation_id: str) -> None:
 def ingest(center: Center, job_id: str) -> None:
     with center.db.read() as s:
         run = s.scalars(select(ValidationRun).where(ValidationRun.job_id == job_id)).first()
-        job = s.get(JobRow, job_id)
+        job = s.scalars(select(JobRow).where(JobRow.id == job_id)).first()
         if run is None or run.state != PENDING or job is None:
             return
         state = JobState(job.state)

@@ -60,6 +60,27 @@ def verify(center: Center, p: Principal, validation_id: str) -> VerifyView:
     return VerifyView(validation_id=view.id, ok=ok, runs=view.runs)
 
 
+def stored_result(
+    center: Center, p: Principal, validation_id: str, accelerator: str
+) -> tuple[str, str, str]:
+    """A run's result exactly as stored (canonical JSON), its hash and its integrity, so
+    that anyone can recompute the percentiles from the recorded latencies."""
+    show(center, p, validation_id)  # access, and the results of runs ended unheard
+    with center.db.read() as s:
+        run = s.scalars(
+            select(ValidationRun).where(
+                ValidationRun.validation_id == validation_id,
+                ValidationRun.accelerator == accelerator,
+            )
+        ).first()
+        if run is None or run.result_json is None:
+            raise NotFound(
+                f"validation {validation_id} has no stored result on {accelerator!r}",
+                field="accelerator",
+            )
+        return run.result_json, run.result_sha256 or "", integrity(run)
+
+
 # -- access ---------------------------------------------------------------------------------
 
 

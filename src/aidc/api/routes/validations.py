@@ -75,6 +75,18 @@ def verify(validation_id: str, c: CenterDep, p: PrincipalDep) -> VerifyView:
     return validations_read.verify(c, p, validation_id)
 
 
+@router.get(
+    "/{validation_id}/runs/{accelerator}/result",
+    responses={**ERRORS, 200: {"content": {"application/json": {}}}},
+    response_class=Response,
+)
+def result(validation_id: str, accelerator: str, c: CenterDep, p: PrincipalDep) -> Response:
+    """A run's result as stored (canonical JSON); its SHA-256 and integrity in headers."""
+    text, sha, integrity = validations_read.stored_result(c, p, validation_id, accelerator)
+    headers = {"X-Result-SHA256": sha, "X-Result-Integrity": integrity}
+    return Response(text, media_type="application/json", headers=headers)
+
+
 @router.get("/{validation_id}/compare", responses=ERRORS)
 def compare(validation_id: str, c: CenterDep, p: PrincipalDep) -> CompareView:
     """This validation's runs, then those of other versions of the same model."""

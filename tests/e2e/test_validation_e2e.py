@@ -1,0 +1,206 @@
+"""Acceptance of the validation testbed's service side: a real `aidc server` (demo, local
+engine), the real CLI, a generated ONNX model and dataset. A validation on cpu and the
+demo's virtual a100 completes through the scheduler; its accuracy equals an independent
+computation, its percentiles come from the recorded latencies; its report shows the runs
+and their hashes; a stored result changed in the database is reported as tampered; another
+organisation's user gets "not found" until a share names that organisation.
+
+Until vharness's harness lands, the jobs run ``tests/validation_standin.py`` (a real ONNX
+Runtime measurement writing the contract's RESULT.json): HARNESS below is the one line to
+drop to run the real harness.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from aidc.store.db import Database
+from tests.server_process import ServerProcess
+
+pytestmark = pytest.mark.e2e
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+STANDIN = Path(__file__).resolve().parents[1] / "validation_standin.py"
+HARNESS = {"AIDC_VALIDATION_HARNESS": f"{sys.executable} {STANDIN}"}  # drop: the real harness
+OWNER, OTHER, ADMIN = "minji", "seojun", "admin"  # Hanbit Vision, Mirae Mobility, operator
+PROJECT = "hanbit-vision"
+
+
+# -- TO BE REPLACED by `from tests.validation_models import write_model, write_dataset` ----
+def write_model(path: Path, features: int = 16, classes: int = 10, seed: int = 7) -> np.ndarray:
+    """A linear classifier (logits = x W + b) with a dynamic batch axis; returns W|b."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(features, classes)).astype(np.float32)
+    b = rng.normal(size=(classes,)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["logits"])],
+        "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", features])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", classes])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path.write_bytes(model.SerializeToString())
+    return np.vstack([w, b[None]])
+
+
+def write_dataset(folder: Path, wb: np.ndarray, samples: int = 96, seed: int = 3) -> None:
+    """inputs.npy and labels.npy: about two thirds labelled as the model predicts."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(samples, wb.shape[0] - 1)).astype(np.float32)
+    labels = np.argmax(x @ wb[:-1] + wb[-1], axis=1).astype(np.int64)
+    wrong = rng.random(samples) < 0.33
+    labels[wrong] = (labels[wrong] + 1) % wb.shape[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "inputs.npy", x)
+    np.save(folder / "labels.npy", labels)
+
+
+# -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """One server for the module, a dataset eval-set@1, a model, and a finished validation."""
+    tmp = tmp_path_factory.mktemp("validation")
+    db_url = f"sqlite:///{tmp / 'aidc.db'}"
+    server = ServerProcess(tmp / "home", db_url, env=HARNESS).start(timeout=120)
+    try:
+        wb = write_model(tmp / "model.onnx")
+        write_dataset(tmp / "eval", wb)
+        r = server.cli("dataset", "create", "eval-set", "--owner", "Hanbit Vision",
+                       "--sector", "other", "--tier", "registered", user=OWNER)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        r = server.cli("dataset", "upload", "eval-set", str(tmp / "eval"), user=OWNER)
+        assert r.returncode == 0, r.stderr
+        r = server.cli(
+            "validate", "--project", PROJECT, "--model", str(tmp / "model.onnx"),
+            "--dataset", "eval-set@1", "--metric", "top1", "--accelerators", "a100,cpu",
+            "--scenario", "single-stream", "--scenario", "offline",
+            "--target", "p99<=10s", "--target", "top1>=0.99", "--wait", "--json",
+            user=OWNER, timeout=180,
+        )  # fmt: skip
+        assert r.returncode == 1, r.stdout + r.stderr  # a target fails, the runs succeed
+        v = json.loads(r.stdout)
+        yield {"server": server, "db_url": db_url, "v": v, "wb": wb, "data": tmp / "eval"}
+    finally:
+        server.stop()
+
+
+def test_a_validation_completes_on_cpu_and_a_virtual_accelerator(world: dict) -> None:
+    server, v = world["server"], world["v"]
+    assert v["state"] == "done" and [r["accelerator"] for r in v["runs"]] == ["a100", "cpu"]
+    for run in v["runs"]:
+        assert run["state"] == "succeeded" and run["job_state"] == "SUCCEEDED", run
+        assert run["integrity"] == "verified" and len(run["result_sha256"]) == 64
+        verdicts = {x["target"]: x["passed"] for x in run["verdicts"]}
+        assert verdicts == {"p99<=10s": True, "top1>=0.99": False}
+    # The jobs were ordinary batch jobs of the project: one with an a100, one without.
+    jobs = {r["accelerator"]: r["job_id"] for r in v["runs"]}
+    r = server.cli("jobs", "--json", user=OWNER)
+    specs = {j["id"]: j["spec"] for j in json.loads(r.stdout)}
+    assert specs[jobs["a100"]]["accelerators"] == 1 and specs[jobs["cpu"]]["accelerators"] == 0
+    assert specs[jobs["cpu"]]["datasets"][0]["name"] == "eval-set"
+    # Accuracy equals an independent computation; percentiles come from the latencies.
+    x = np.load(world["data"] / "inputs.npy")
+    labels = np.load(world["data"] / "labels.npy")
+    wb = world["wb"]
+    expected = float(np.mean(np.argmax(x @ wb[:-1] + wb[-1], axis=1) == labels))
+    r = server.cli("validation", "result", v["id"], "cpu", user=OWNER)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["metric"]["value"] == pytest.approx(expected)
+    assert result["model"]["sha256"] == v["model_sha256"]
+    lat = sorted(result["scenarios"]["single-stream"]["latencies_ms"])
+    for p in (50, 90, 99):
+        rank = lat[math.ceil(p / 100 * len(lat)) - 1]
+        assert result["scenarios"]["single-stream"][f"p{p}_ms"] == rank
+    r = server.cli("validation", "compare", v["id"], user=OWNER)
+    assert r.returncode == 0 and "a100" in r.stdout and "cpu" in r.stdout, r.stderr
+
+
+def test_reports_show_the_runs_and_their_hashes(world: dict, tmp_path: Path) -> None:
+    server, v = world["server"], world["v"]
+    out = tmp_path / "report.html"
+    r = server.cli("validation", "report", v["id"], "--format", "html", "-o", str(out), user=OWNER)
+    assert r.returncode == 0, r.stderr
+    page = out.read_text()
+    assert "<svg" in page and "<script" not in page and "http://" not in page.split("<svg")[0]
+    for run in v["runs"]:
+        assert run["result_sha256"] in page and run["job_id"] in page
+    hashes = page.split('id="hashes"')[1]
+    assert hashes.count(">verified<") == 2
+    pdf = tmp_path / "report.pdf"
+    r = server.cli("validation", "report", v["id"], "--format", "pdf", "-o", str(pdf), user=OWNER)
+    assert r.returncode == 0 and pdf.read_bytes().startswith(b"%PDF"), r.stderr
+
+
+def test_other_tenants_get_not_found_until_shared(world: dict) -> None:
+    server, v = world["server"], world["v"]
+    r = server.cli("validation", "show", v["id"], user=OTHER)
+    assert r.returncode == 2 and "no validation" in r.stderr, r.stderr
+    r = server.cli("validation", "report", v["id"], "-o", "/dev/null", user=OTHER)
+    assert r.returncode == 2 and "no validation" in r.stderr
+    r = server.cli("validation", "share", v["id"], "--org", "Mirae Mobility", user=OWNER)
+    assert r.returncode == 0, r.stderr
+    share_id = r.stdout.split()[1].rstrip(":")
+    r = server.cli("validation", "show", v["id"], "--json", user=OTHER)
+    assert r.returncode == 0 and json.loads(r.stdout)["id"] == v["id"], r.stderr
+    r = server.cli("validation", "share", v["id"], "--org", "Daehan Motors", user=OTHER)
+    assert r.returncode == 2 and "creator" in r.stderr  # a reader may not share further
+    r = server.cli("validation", "unshare", v["id"], share_id, user=OWNER)
+    assert r.returncode == 0, r.stderr
+    r = server.cli("validation", "show", v["id"], user=OTHER)
+    assert r.returncode == 2 and "no validation" in r.stderr
+    r = server.cli("security-log", "--json", user=ADMIN)
+    actions = [e["action"] for e in json.loads(r.stdout) if e["target"] == v["id"]]
+    assert {"validation.shared", "validation.share_revoked"} <= set(actions), r.stdout
+
+
+def test_bad_targets_are_refused_naming_the_target(world: dict, tmp_path: Path) -> None:
+    server = world["server"]
+    model = tmp_path / "m.onnx"
+    write_model(model)
+    r = server.cli("validate", "-p", PROJECT, "--model", str(model), "--dataset", "eval-set@1",
+                   "-a", "cpu", "--target", "p99<=20", user=OWNER)  # fmt: skip
+    assert r.returncode == 2 and "'p99<=20'" in r.stderr and "ms" in r.stderr, r.stderr
+    r = server.cli("validation", "list", "--json", user=OWNER)
+    assert len(json.loads(r.stdout)) == 1  # nothing half-written
+
+
+def test_a_tampered_result_is_reported(world: dict, tmp_path: Path) -> None:
+    """Last: it changes the stored result behind the service's back."""
+    server, v = world["server"], world["v"]
+    db = Database(world["db_url"])
+    try:
+        with db.transaction() as s:
+            s.execute(
+                text(
+                    "UPDATE validation_runs SET result_json = replace(result_json, :a, :b) "
+                    "WHERE validation_id = :v AND accelerator = 'cpu'"
+                ),
+                {"a": '"correct":', "b": '"correct":1', "v": v["id"]},
+            )
+    finally:
+        db.dispose()
+    r = server.cli("validation", "verify", v["id"], user=OWNER)
+    assert r.returncode == 1 and "TAMPERED" in r.stdout and "cpu: tampered" in r.stdout
+    assert "a100: verified" in r.stdout
+    out = tmp_path / "report.html"
+    r = server.cli("validation", "report", v["id"], "-o", str(out), user=OWNER)
+    hashes = out.read_text().split('id="hashes"')[1]
+    assert r.returncode == 0 and hashes.count(">tampered<") == 1
+    r = server.cli("validation", "result", v["id"], "cpu", user=OWNER)
+    assert r.returncode == 1 and "tampered" in r.stderr
