@@ -96,7 +96,7 @@ def main() -> int:
             "value": correct / len(y),
             "correct": correct,
             "samples": len(y),
-        },  # fmt: skip
+        },
         "scenarios": scenarios,
         "warmup": {"seconds": 0.0, "queries": 8},
         "memory": {
@@ -108,13 +108,13 @@ def main() -> int:
             "mean_w": None,
             "energy_j": None,
             "energy_j_per_inference": None,
-        },  # fmt: skip
+        },
         "runtime": {
             "name": "onnxruntime",
             "version": ort.__version__,
             "provider": "CPUExecutionProvider",
             "device": a.device,
-        },  # fmt: skip
+        },
         "environment": {
             "node": socket.gethostname(),
             "os": platform.platform(),
@@ -125,7 +125,7 @@ def main() -> int:
                 "driver": None,
             },
             "libraries": {"onnxruntime": ort.__version__, "numpy": np.__version__},
-        },  # fmt: skip
+        },
         "started_at": started,
         "ended_at": time.time(),
     }
