@@ -62,12 +62,17 @@ def harness_argv(setting: str | None) -> list[str]:
     return [sys.executable, "-m", "aidc.validation.harness"]
 
 
+def check_may_run(p: Principal) -> None:
+    """Roles that never submit jobs never run validations (checked before the upload)."""
+    if p.role in (Role.VIEWER, Role.REVIEWER, Role.DATA_STEWARD):
+        raise Forbidden(f"a {p.role} cannot run validations; ask an org admin for the member role")
+
+
 def create(
     center: Center, p: Principal, body: ValidationCreate, model: ModelFile, harness: list[str]
 ) -> ValidationView:
     """Check the request, keep the model, submit one job per accelerator type."""
-    if p.role is Role.VIEWER:
-        raise Forbidden("viewers cannot run validations; ask an org admin for the member role")
+    check_may_run(p)
     mount, types, targets = _checked(body, model)
     sha = hashlib.sha256(model.data).hexdigest()
     if body.model_sha256 is not None and body.model_sha256.lower() != sha:

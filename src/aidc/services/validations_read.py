@@ -161,11 +161,8 @@ def _runs(s: Session, v: Validation) -> list[ValidationRun]:
 
 def run_views(s: Session, v: Validation) -> list[RunView]:
     runs = _runs(s, v)
-    states = dict(
-        s.execute(select(JobRow.id, JobRow.state).where(JobRow.id.in_([r.job_id for r in runs])))
-        .tuples()
-        .all()
-    )
+    q = select(JobRow.id, JobRow.state).where(JobRow.id.in_([r.job_id for r in runs]))
+    states = {job_id: state for job_id, state in s.execute(q)}
     return [
         RunView(
             accelerator=r.accelerator,

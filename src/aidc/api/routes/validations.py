@@ -4,11 +4,12 @@ read the runs and their verified results, compare, export reports, share them.""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from aidc.api.deps import CenterDep, PrincipalDep
 from aidc.schemas import ErrorBody
@@ -36,15 +37,36 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("", responses=ERRORS, status_code=201)
-async def create(
-    request: Request,
-    c: CenterDep,
-    p: PrincipalDep,
-    spec: Annotated[str, Form(description="ValidationCreate as JSON.")],
-    model: Annotated[UploadFile, File(description="The ONNX model file.")],
-) -> ValidationView:
-    """Keep the model and submit one harness job per accelerator type."""
+_MULTIPART = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["spec", "model"],
+                    "properties": {
+                        "spec": {"type": "string", "description": "ValidationCreate as JSON."},
+                        "model": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("", responses=ERRORS, status_code=201, openapi_extra=_MULTIPART)
+async def create(request: Request, c: CenterDep, p: PrincipalDep) -> ValidationView:
+    """Keep the model (multipart ``model``) and submit one harness job per accelerator
+    type, as ``spec`` (ValidationCreate as JSON) asks."""
+    validations.check_may_run(p)  # before a byte of the model is read
+    form = await request.form(max_files=1, max_fields=1, max_part_size=1024 * 1024)
+    spec, model = form.get("spec"), form.get("model")
+    if not isinstance(spec, str):
+        raise Invalid("send the request as multipart form data with a spec field", field="spec")
+    if not isinstance(model, StarletteUpload):
+        raise Invalid("send the model file as the multipart field model", field="model")
     try:
         body = ValidationCreate.model_validate(json.loads(spec))
     except (ValueError, ValidationError) as e:
