@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from sqlalchemy import text
 
+from aidc.services.demo import DEMO_PASSWORD
 from aidc.store.db import Database
+from tests.integration.test_portal_pages import FieldsWithoutLabel
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -94,7 +98,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         )  # fmt: skip
         assert r.returncode == 1, r.stdout + r.stderr  # a target fails, the runs succeed
         v = json.loads(r.stdout)
-        yield {"server": server, "db_url": db_url, "v": v, "wb": wb, "data": tmp / "eval"}
+        yield {"server": server, "db_url": db_url, "v": v, "wb": wb, "data": tmp / "eval",
+               "model": (tmp / "model.onnx").read_bytes()}  # fmt: skip
     finally:
         server.stop()
 
@@ -178,6 +183,43 @@ def test_bad_targets_are_refused_naming_the_target(world: dict, tmp_path: Path) 
     assert r.returncode == 2 and "'p99<=20'" in r.stderr and "ms" in r.stderr, r.stderr
     r = server.cli("validation", "list", "--json", user=OWNER)
     assert len(json.loads(r.stdout)) == 1  # nothing half-written
+
+
+def test_portal_pages_list_run_compare_and_download(world: dict) -> None:
+    server, v = world["server"], world["v"]
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as h:
+        r = h.post("/portal/login", data={"username": OWNER, "password": DEMO_PASSWORD})
+        assert r.status_code == 303, r.text
+        assert v["id"] in h.get("/portal/validations").text
+        page = h.get(f"/portal/validations/{v['id']}").text
+        assert all(run["result_sha256"] in page for run in v["runs"]) and 'id="compare"' in page
+        pdf = h.get(f"/portal/validations/{v['id']}/report?format=pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        form_page = h.get("/portal/validations/new").text
+        unlabelled = FieldsWithoutLabel()
+        unlabelled.feed(form_page)
+        assert unlabelled.unlabelled() == [], unlabelled.unlabelled()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form_page)
+        assert csrf is not None
+        fields = {
+            "project": PROJECT,
+            "dataset": "eval-set@1",
+            "metric": "top1",
+            "accelerators": "cpu",
+            "scenarios": "offline",
+            "targets": "throughput>=1/s",
+        }
+        files = {"model": ("model.onnx", world["model"], "application/octet-stream")}
+        r = h.post("/portal/validations", data=fields, files=files)
+        assert r.status_code == 403  # no CSRF token
+        r = h.post("/portal/validations", data={**fields, "csrf_token": csrf.group(1)},
+                   files=files)  # fmt: skip
+        assert r.status_code == 303 and "/portal/validations/" in r.headers["location"], r.text
+        bad = {**fields, "targets": "latency<=1ms", "csrf_token": csrf.group(1)}
+        r = h.post("/portal/validations", data=bad, files=files)
+        assert r.status_code == 422 and "unknown quantity" in r.text
+    r = server.cli("validation", "list", "--model", "model", "--json", user=OWNER)
+    assert len(json.loads(r.stdout)) == 2  # the portal's run: another validation of it
 
 
 def test_a_tampered_result_is_reported(world: dict, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException
 
 from aidc.api.deps import CenterDep, PrincipalDep
 from aidc.schemas import ErrorBody
@@ -61,7 +62,10 @@ async def create(request: Request, c: CenterDep, p: PrincipalDep) -> ValidationV
     """Keep the model (multipart ``model``) and submit one harness job per accelerator
     type, as ``spec`` (ValidationCreate as JSON) asks."""
     validations.check_may_run(p)  # before a byte of the model is read
-    form = await request.form(max_files=1, max_fields=1, max_part_size=1024 * 1024)
+    try:
+        form = await request.form(max_files=1, max_fields=8, max_part_size=1024 * 1024)
+    except HTTPException as e:  # a malformed or oversized multipart body
+        raise Invalid(f"the multipart form: {e.detail}", field="spec") from None
     spec, model = form.get("spec"), form.get("model")
     if not isinstance(spec, str):
         raise Invalid("send the request as multipart form data with a spec field", field="spec")
