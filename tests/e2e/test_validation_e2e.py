@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
+from aidc.client import ApiError, Client
 from aidc.services.demo import DEMO_PASSWORD
 from aidc.store.db import Database
 from tests.integration.test_portal_pages import FieldsWithoutLabel
@@ -156,19 +157,24 @@ def test_other_tenants_get_not_found_until_shared(world: dict) -> None:
     server, v = world["server"], world["v"]
     r = server.cli("validation", "show", v["id"], user=OTHER)
     assert r.returncode == 2 and "no validation" in r.stderr, r.stderr
-    r = server.cli("validation", "report", v["id"], "-o", "/dev/null", user=OTHER)
-    assert r.returncode == 2 and "no validation" in r.stderr
-    r = server.cli("validation", "share", v["id"], "--org", "Mirae Mobility", user=OWNER)
-    assert r.returncode == 0, r.stderr
-    share_id = r.stdout.split()[1].rstrip(":")
-    r = server.cli("validation", "show", v["id"], "--json", user=OTHER)
-    assert r.returncode == 0 and json.loads(r.stdout)["id"] == v["id"], r.stderr
-    r = server.cli("validation", "share", v["id"], "--org", "Daehan Motors", user=OTHER)
-    assert r.returncode == 2 and "creator" in r.stderr  # a reader may not share further
-    r = server.cli("validation", "unshare", v["id"], share_id, user=OWNER)
-    assert r.returncode == 0, r.stderr
-    r = server.cli("validation", "show", v["id"], user=OTHER)
-    assert r.returncode == 2 and "no validation" in r.stderr
+    with Client(server.url, token=server.tokens[OTHER]) as other:
+        for call in (other.validation, other.validation_report, other.verify_validation):
+            with pytest.raises(ApiError) as e:
+                call(v["id"])
+            assert e.value.status == 404
+        r = server.cli("validation", "share", v["id"], "--org", "Mirae Mobility", user=OWNER)
+        assert r.returncode == 0, r.stderr
+        share_id = r.stdout.split()[1].rstrip(":")
+        assert other.validation(v["id"]).id == v["id"]
+        assert b"<svg" in other.validation_report(v["id"])
+        with pytest.raises(ApiError) as e:  # a reader may not share it further
+            other.share_validation(v["id"], organisation="Daehan Motors")
+        assert e.value.status == 403
+        r = server.cli("validation", "unshare", v["id"], share_id, user=OWNER)
+        assert r.returncode == 0, r.stderr
+        with pytest.raises(ApiError) as e:
+            other.validation(v["id"])
+        assert e.value.status == 404
     r = server.cli("security-log", "--json", user=ADMIN)
     actions = [e["action"] for e in json.loads(r.stdout) if e["target"] == v["id"]]
     assert {"validation.shared", "validation.share_revoked"} <= set(actions), r.stdout
@@ -181,6 +187,10 @@ def test_bad_targets_are_refused_naming_the_target(world: dict, tmp_path: Path) 
     r = server.cli("validate", "-p", PROJECT, "--model", str(model), "--dataset", "eval-set@1",
                    "-a", "cpu", "--target", "p99<=20", user=OWNER)  # fmt: skip
     assert r.returncode == 2 and "'p99<=20'" in r.stderr and "ms" in r.stderr, r.stderr
+    with Client(server.url, token=server.tokens[OTHER]) as other:  # another org's project
+        with pytest.raises(ApiError) as e:
+            other.validate(model, project=PROJECT, dataset="eval-set@1", accelerators=["cpu"])
+        assert e.value.status == 422 and e.value.fields[0][0] == "project"
     r = server.cli("validation", "list", "--json", user=OWNER)
     assert len(json.loads(r.stdout)) == 1  # nothing half-written
 

@@ -107,7 +107,8 @@ def create(
         for _, job_id in submitted:
             jobs.cancel_job(center, p, job_id)
         place(center).storage.delete_tree(f"validations/{vid}")
-        raise Invalid(f"accelerator {t}: {e.message}", field=e.field or "accelerators") from None
+        # The same kind of error (a 422, 403 or 429), saying which type's job was refused.
+        raise type(e)(f"{e.message} (the job on {t})", field=e.field or "accelerators") from None
     with center.db.transaction() as s:
         v = Validation(
             id=vid,
