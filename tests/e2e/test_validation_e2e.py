@@ -230,6 +230,9 @@ def test_portal_pages_list_run_compare_and_download(world: dict) -> None:
         assert r.status_code == 422 and "unknown quantity" in r.text
     r = server.cli("validation", "list", "--model", "model", "--json", user=OWNER)
     assert len(json.loads(r.stdout)) == 2  # the portal's run: another validation of it
+    with Client(server.url, token=server.tokens[OWNER]) as c:
+        rows = c.compare_validation(v["id"]).rows  # this validation's runs first
+    assert [r.validation_id for r in rows][:2] == [v["id"]] * 2 and len(rows) == 3
 
 
 def test_a_tampered_result_is_reported(world: dict, tmp_path: Path) -> None:
