@@ -45,11 +45,19 @@ def main() -> int:
     import numpy as np
     import onnxruntime as ort
 
+    if a.device not in ("cpu", "cuda"):
+        print(f"harness: error: --device: {a.device} is not served by onnxruntime", file=sys.stderr)
+        return 2
+    if a.device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        print("harness: error: --device: cuda not available (no CUDAExecutionProvider)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     started = time.time()
     model, data = Path(a.model), Path(a.data)
     x = np.load(data / "inputs.npy")
     y = np.load(data / "labels.npy")
-    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    provider = "CUDAExecutionProvider" if a.device == "cuda" else "CPUExecutionProvider"
+    sess = ort.InferenceSession(str(model), providers=[provider])
     name = sess.get_inputs()[0].name
     logits = sess.run(None, {name: x})[0]
     k = 1 if a.metric == "top1" else 5
@@ -112,7 +120,7 @@ def main() -> int:
         "runtime": {
             "name": "onnxruntime",
             "version": ort.__version__,
-            "provider": "CPUExecutionProvider",
+            "provider": provider,
             "device": a.device,
         },
         "environment": {

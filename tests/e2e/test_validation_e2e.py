@@ -97,7 +97,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
             "--target", "p99<=10s", "--target", "top1>=0.99", "--wait", "--json",
             user=OWNER, timeout=180,
         )  # fmt: skip
-        assert r.returncode == 1, r.stdout + r.stderr  # a target fails, the runs succeed
+        assert r.returncode == 1, r.stdout + r.stderr  # a target fails (and a run, see below)
         v = json.loads(r.stdout)
         yield {"server": server, "db_url": db_url, "v": v, "wb": wb, "data": tmp / "eval",
                "model": (tmp / "model.onnx").read_bytes()}  # fmt: skip
@@ -108,11 +108,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
 def test_a_validation_completes_on_cpu_and_a_virtual_accelerator(world: dict) -> None:
     server, v = world["server"], world["v"]
     assert v["state"] == "done" and [r["accelerator"] for r in v["runs"]] == ["a100", "cpu"]
-    for run in v["runs"]:
-        assert run["state"] == "succeeded" and run["job_state"] == "SUCCEEDED", run
-        assert run["integrity"] == "verified" and len(run["result_sha256"]) == 64
-        verdicts = {x["target"]: x["passed"] for x in run["verdicts"]}
-        assert verdicts == {"p99<=10s": True, "top1>=0.99": False}
+    a100, cpu = v["runs"]
+    assert cpu["state"] == "succeeded" and cpu["job_state"] == "SUCCEEDED", cpu
+    assert cpu["integrity"] == "verified" and len(cpu["result_sha256"]) == 64
+    verdicts = {x["target"]: x["passed"] for x in cpu["verdicts"]}
+    assert verdicts == {"p99<=10s": True, "top1>=0.99": False}
+    # The demo's a100s are virtual: no CUDA behind them, so the harness refuses --device cuda
+    # and the run fails with its reason (numbers measured on the CPU would be a lie).
+    if a100["state"] == "failed":
+        assert "--device" in a100["reason"] and "cuda" in a100["reason"], a100
+        assert a100["integrity"] == "pending" and a100["result_sha256"] is None
+    else:  # a host with a real NVIDIA GPU
+        assert a100["integrity"] == "verified", a100
     # The jobs were ordinary batch jobs of the project: one with an a100, one without.
     jobs = {r["accelerator"]: r["job_id"] for r in v["runs"]}
     r = server.cli("jobs", "--json", user=OWNER)
@@ -145,9 +152,9 @@ def test_reports_show_the_runs_and_their_hashes(world: dict, tmp_path: Path) -> 
     page = out.read_text()
     assert "<svg" in page and "<script" not in page and "http://" not in page.split("<svg")[0]
     for run in v["runs"]:
-        assert run["result_sha256"] in page and run["job_id"] in page
+        assert (run["result_sha256"] or run["reason"]) in page and run["job_id"] in page
     hashes = page.split('id="hashes"')[1]
-    assert hashes.count(">verified<") == 2
+    assert hashes.count(">verified<") == sum(r["integrity"] == "verified" for r in v["runs"])
     pdf = tmp_path / "report.pdf"
     r = server.cli("validation", "report", v["id"], "--format", "pdf", "-o", str(pdf), user=OWNER)
     assert r.returncode == 0 and pdf.read_bytes().startswith(b"%PDF"), r.stderr
@@ -202,7 +209,7 @@ def test_portal_pages_list_run_compare_and_download(world: dict) -> None:
         assert r.status_code == 303, r.text
         assert v["id"] in h.get("/portal/validations").text
         page = h.get(f"/portal/validations/{v['id']}").text
-        assert all(run["result_sha256"] in page for run in v["runs"]) and 'id="compare"' in page
+        assert v["runs"][1]["result_sha256"] in page and 'id="compare"' in page
         pdf = h.get(f"/portal/validations/{v['id']}/report?format=pdf")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         form_page = h.get("/portal/validations/new").text
@@ -252,7 +259,6 @@ def test_a_tampered_result_is_reported(world: dict, tmp_path: Path) -> None:
         db.dispose()
     r = server.cli("validation", "verify", v["id"], user=OWNER)
     assert r.returncode == 1 and "TAMPERED" in r.stdout and "cpu: tampered" in r.stdout
-    assert "a100: verified" in r.stdout
     out = tmp_path / "report.html"
     r = server.cli("validation", "report", v["id"], "-o", str(out), user=OWNER)
     hashes = out.read_text().split('id="hashes"')[1]

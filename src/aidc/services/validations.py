@@ -38,7 +38,7 @@ from aidc.services import jobs
 from aidc.services.center import Center
 from aidc.services.datasets_place import place
 from aidc.services.errors import Forbidden, Invalid, ServiceError
-from aidc.services.validations_ingest import PENDING, RESULT_FILE
+from aidc.services.validations_ingest import ERROR_FILE, PENDING, RESULT_FILE
 from aidc.services.validations_read import view_of
 from aidc.store.models import Project
 from aidc.store.models_validation import Validation, ValidationRun
@@ -53,6 +53,16 @@ _FILE_NAME_OK = NAME_RE
 class ModelFile:
     file_name: str
     data: bytes
+
+
+# The harness's stderr goes to the job's log and, copied, to the outputs folder: a run that
+# fails then says why (the harness's one-line error) without anyone reading the log.
+_SCRIPT = """set -u
+{line} 2>"$AIDC_OUTPUT_DIR/{err}"
+rc=$?
+cat "$AIDC_OUTPUT_DIR/{err}" >&2
+exit $rc
+"""
 
 
 def harness_argv(setting: str | None) -> list[str]:
@@ -219,7 +229,7 @@ def _job_spec(
     return JobSpec(
         project=body.project,
         name=f"validate-{vid}-{accelerator}",
-        script=f"set -eu\nexec {line}\n",
+        script=_SCRIPT.format(line=line, err=ERROR_FILE),
         accelerators=1 if device else 0,
         accelerator_type=accelerator if device else None,
         cpus=1,

@@ -24,6 +24,8 @@ from aidc.store.models import JobRow
 from aidc.store.models_validation import Validation, ValidationRun
 
 RESULT_FILE = "validation.json"  # in the job's outputs folder, $AIDC_OUTPUT_DIR
+ERROR_FILE = "harness.err"  # the harness's stderr, beside it
+MAX_REASON_CHARS = 500
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 
@@ -74,6 +76,8 @@ def ingest(center: Center, job_id: str) -> None:
         reason = f"the job never started ({state}: {why_job or 'no reason given'})"
     elif state is not JobState.SUCCEEDED:
         reason = f"the job ended {state}" + (f": {why_job}" if why_job else "")
+        said = _last_line(Path(str(run_dir)).parent / OUTPUTS / ERROR_FILE)
+        reason += f"; the harness said: {said}" if said else ""
     else:
         path = Path(str(run_dir)).parent / OUTPUTS / RESULT_FILE
         reason, result = _read_result(path, scenarios, model_sha)
@@ -120,3 +124,17 @@ def _read_result(
     except ValueError:
         return "validation.json holds NaN or infinity, which JSON cannot carry", None
     return "", (text, content_hash(obj))
+
+
+def _last_line(path: Path) -> str:
+    """The last non-empty line of the harness's stderr (its one-line error), if any."""
+    try:
+        if path.is_symlink():
+            return ""
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - 4096))
+            tail = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [x.strip() for x in tail.splitlines() if x.strip()]
+    return lines[-1][:MAX_REASON_CHARS] if lines else ""
