@@ -46,6 +46,7 @@ from aidc.store.models_validation import Validation, ValidationRun
 MAX_MODEL_BYTES = 64 * 1024 * 1024  # under the API's body limit (AIDC_MAX_BODY_BYTES)
 CPU = "cpu"
 TIME_LIMIT_S = 3600
+CPUS = 1  # per job; the harness's threads are set to match
 _FILE_NAME_OK = NAME_RE
 
 
@@ -57,7 +58,9 @@ class ModelFile:
 
 # The harness's stderr goes to the job's log and, copied, to the outputs folder: a run that
 # fails then says why (the harness's one-line error) without anyone reading the log.
+# ONNX Runtime's threads follow the job's cores, not the host's (AIDC_VALIDATION_THREADS).
 _SCRIPT = """set -u
+export AIDC_VALIDATION_THREADS={cpus}
 {line} 2>"$AIDC_OUTPUT_DIR/{err}"
 rc=$?
 cat "$AIDC_OUTPUT_DIR/{err}" >&2
@@ -229,10 +232,10 @@ def _job_spec(
     return JobSpec(
         project=body.project,
         name=f"validate-{vid}-{accelerator}",
-        script=_SCRIPT.format(line=line, err=ERROR_FILE),
+        script=_SCRIPT.format(line=line, err=ERROR_FILE, cpus=CPUS),
         accelerators=1 if device else 0,
         accelerator_type=accelerator if device else None,
-        cpus=1,
+        cpus=CPUS,
         memory_mib=2048,
         time_limit_s=TIME_LIMIT_S,
         priority_class=PriorityClass.NORMAL,
