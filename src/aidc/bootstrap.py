@@ -20,7 +20,7 @@ from aidc.engines.base import Engine, EngineUnavailable
 from aidc.engines.registry import EngineConfig, EngineConfigError
 from aidc.inventory.host import local_node
 from aidc.inventory.toml_file import load_engine_options, load_inventory
-from aidc.services import datasets_wiring, policy
+from aidc.services import datasets_wiring, policy, validations_ingest
 from aidc.services.center import Center
 from aidc.services.nodes import sync_inventory
 from aidc.settings import Settings
@@ -109,6 +109,7 @@ def start(settings: Settings, role: Role = Role.ALL) -> Running:
     db = Database(settings.db_url())
     center = Center(db=db, engines=engines, max_queued_per_user=settings.max_queued_per_user)
     datasets_wiring.install(center, settings)
+    validations_ingest.install(center)  # results taken in as validation jobs end
     address = socket_address(settings.home)
     if role is Role.API:
         sender = WakeupSender(address)

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
+from aidc.client_validations import ValidationCalls
 from aidc.core.job_states import JobState
 from aidc.schemas import (
     CancelResultView,
@@ -103,7 +104,7 @@ class ApiError(ClientError):
         return 400 <= self.status < 500
 
 
-class Client:
+class Client(ValidationCalls):
     def __init__(
         self, url: str = DEFAULT_URL, token: str | None = None, timeout: float = 30.0
     ) -> None:

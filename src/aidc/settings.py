@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         default=None,
         description="The Python with jupyterlab that sessions run (default: the server's).",
     )
+    validation_harness: str | None = Field(
+        default=None,
+        description="The command validation jobs run (split like a shell line; default: "
+        "the server's Python -m aidc.validation.harness).",
+    )
     max_queued_per_user: int | None = Field(
         default=None, ge=1, description="Queued jobs one user may have at once (none: no cap)."
     )

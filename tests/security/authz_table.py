@@ -254,5 +254,6 @@ TABLE: dict[tuple[str, str], Rule] = {
 
 # Datasets, notebooks, environments, passwords: in their own file (it imports ``rule``).
 from tests.security.authz_table_data import DATA_ROUTES, NOTEBOOK_ROUTES  # noqa: E402
+from tests.security.authz_table_validation import VALIDATION_ROUTES  # noqa: E402
 
-TABLE |= DATA_ROUTES | NOTEBOOK_ROUTES
+TABLE |= DATA_ROUTES | NOTEBOOK_ROUTES | VALIDATION_ROUTES

@@ -41,6 +41,8 @@ MISSING_OBJECTS = {
     "environment": "no-such-environment",
     "session_id": MISSING["session_id"],
     "airlock_job": MISSING["job_id"],
+    "validation": MISSING["validation"],
+    "share": MISSING["share"],
 }
 DENIED = (401, 403, 404)
 OWN_TARGET = {"a_member": "A", "a_admin": "A", "b_member": "B"}

@@ -30,7 +30,7 @@ from aidc.services import (
 from aidc.services.center import Center
 from aidc.settings import Settings
 from aidc.store.models import ApiToken
-from tests.security import world_data
+from tests.security import world_data, world_validation
 
 DAY = 86400.0
 # The matrix's callers: role -> username ("anonymous" sends no token).
@@ -54,6 +54,8 @@ MISSING = {
     "upload_id": "00000000deadbeef",
     "grant_id": "987654",
     "session_id": "00000000deadbeef",
+    "validation": "00000000deadbeef",
+    "share": "0000000000000000000000000000dead",
 }
 
 
@@ -160,6 +162,8 @@ def build(c: Center, settings: Settings) -> World:
             "member": instructor,
             "token_id": str(token_id),  # the tenant's member's token
         } | world_data.tenant_objects(c, settings, target, org, project, admin, member)
+        dataset = world.objects[target]["dataset"]
+        world.objects[target] |= world_validation.tenant_objects(c, member, project, dataset)
     world.objects["-"] = {
         "program": "open-2027",
         "cohort": "national",

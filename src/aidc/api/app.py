@@ -35,6 +35,7 @@ from aidc.api.routes import datasets as dataset_routes
 from aidc.api.routes import ledger as ledger_routes
 from aidc.api.routes import notebooks as notebook_routes
 from aidc.api.routes import sessions as session_proxy
+from aidc.api.routes import validations as validation_routes
 from aidc.api.routes.allocations import ROUTERS as ALLOCATION_ROUTERS
 from aidc.settings import Settings
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings, running: bootstrap.Running | None = None) -> 
     app.include_router(notebook_routes.router)
     app.include_router(session_proxy.router)
     app.include_router(security.router)
+    app.include_router(validation_routes.router)
     portal.mount(app)  # the web portal at /portal/ (aidc.portal; docs/portal.md)
     return app
 

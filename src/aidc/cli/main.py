@@ -25,6 +25,7 @@ from aidc.cli import (
     security,
     simulate,
     users,
+    validation,
 )
 from aidc.cli.allocations import register as register_allocations
 from aidc.cli.output import errors, fail, out, state, when, write_bytes
@@ -61,6 +62,7 @@ app.command("audit")(dataset.audit)
 app.add_typer(notebook.app, name="notebook")
 app.add_typer(environment.app, name="env")
 security.register(app)
+validation.register(app)  # validate, validation
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

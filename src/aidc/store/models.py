@@ -234,4 +234,5 @@ from aidc.store import (  # noqa: E402, F401
     models_ledger,
     models_notebooks,
     models_portal,
+    models_validation,
 )

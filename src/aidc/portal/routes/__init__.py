@@ -11,6 +11,7 @@ from aidc.portal.routes import (
     operator,
     org,
     reviews,
+    validations,
 )
 
 ROUTERS = (
@@ -22,4 +23,5 @@ ROUTERS = (
     datasets.router,
     data_access.router,
     notebooks.router,
+    validations.router,
 )
