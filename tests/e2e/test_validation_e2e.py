@@ -5,10 +5,8 @@ computation, its percentiles come from the recorded latencies; its report shows 
 and their hashes; a stored result changed in the database is reported as tampered; another
 organisation's user gets "not found" until a share names that organisation.
 
-Until vharness's harness lands, the jobs run ``tests/validation_standin.py`` (a real ONNX
-Runtime measurement writing the contract's RESULT.json): HARNESS below is the one line to
-change to run the real harness, and ``write_model``/``write_dataset`` below give way to
-``tests/validation_models.py``'s.
+The jobs run the real harness (short durations) on the MLP and dataset of
+``tests/validation_models.py``.
 """
 
 from __future__ import annotations
@@ -30,54 +28,15 @@ from aidc.services.demo import DEMO_PASSWORD
 from aidc.store.db import Database
 from tests.integration.test_portal_pages import FieldsWithoutLabel
 from tests.server_process import ServerProcess
+from tests.validation_models import reference_logits, weights, write_dataset, write_model
 
 pytestmark = pytest.mark.e2e
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
 
-STANDIN = Path(__file__).resolve().parents[1] / "validation_standin.py"
-# The one line to change once vharness's harness is here (short runs keep the test lean):
-# HARNESS = {"AIDC_VALIDATION_HARNESS": f"{sys.executable} -m aidc.validation.harness "
-#            "--warmup-s 0.2 --min-duration-s 0.5 --min-queries 64"}
-HARNESS = {"AIDC_VALIDATION_HARNESS": f"{sys.executable} {STANDIN}"}
+# Short runs keep the test lean; the harness is the real one (aidc.validation.harness).
+HARNESS = {"AIDC_VALIDATION_HARNESS": f"{sys.executable} -m aidc.validation.harness "
+           "--warmup-s 0.2 --min-duration-s 0.5 --min-queries 64"}  # fmt: skip
 OWNER, OTHER, ADMIN = "minji", "seojun", "admin"  # Hanbit Vision, Mirae Mobility, operator
 PROJECT = "hanbit-vision"
-
-
-# -- TO BE REPLACED by `from tests.validation_models import write_model, write_dataset` ----
-def write_model(path: Path, features: int = 16, classes: int = 10, seed: int = 7) -> np.ndarray:
-    """A linear classifier (logits = x W + b) with a dynamic batch axis; returns W|b."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(seed)
-    w = rng.normal(size=(features, classes)).astype(np.float32)
-    b = rng.normal(size=(classes,)).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Gemm", ["x", "w", "b"], ["logits"])],
-        "linear",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", features])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", classes])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    path.write_bytes(model.SerializeToString())
-    return np.vstack([w, b[None]])
-
-
-def write_dataset(folder: Path, wb: np.ndarray, samples: int = 96, seed: int = 3) -> None:
-    """inputs.npy and labels.npy: about two thirds labelled as the model predicts."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(samples, wb.shape[0] - 1)).astype(np.float32)
-    labels = np.argmax(x @ wb[:-1] + wb[-1], axis=1).astype(np.int64)
-    wrong = rng.random(samples) < 0.33
-    labels[wrong] = (labels[wrong] + 1) % wb.shape[1]
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "inputs.npy", x)
-    np.save(folder / "labels.npy", labels)
-
-
-# -------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +46,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     db_url = f"sqlite:///{tmp / 'aidc.db'}"
     server = ServerProcess(tmp / "home", db_url, env=HARNESS).start(timeout=120)
     try:
-        wb = write_model(tmp / "model.onnx")
-        write_dataset(tmp / "eval", wb)
+        write_model(tmp / "model.onnx")
+        write_dataset(tmp / "eval", samples=96)
         r = server.cli("dataset", "create", "eval-set", "--owner", "Hanbit Vision",
                        "--sector", "other", "--tier", "registered", user=OWNER)  # fmt: skip
         assert r.returncode == 0, r.stderr
@@ -103,7 +62,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         )  # fmt: skip
         assert r.returncode == 1, r.stdout + r.stderr  # a target fails (and a run, see below)
         v = json.loads(r.stdout)
-        yield {"server": server, "db_url": db_url, "v": v, "wb": wb, "data": tmp / "eval",
+        yield {"server": server, "db_url": db_url, "v": v, "data": tmp / "eval",
                "model": (tmp / "model.onnx").read_bytes()}  # fmt: skip
     finally:
         server.stop()
@@ -133,8 +92,7 @@ def test_a_validation_completes_on_cpu_and_a_virtual_accelerator(world: dict) ->
     # Accuracy equals an independent computation; percentiles come from the latencies.
     x = np.load(world["data"] / "inputs.npy")
     labels = np.load(world["data"] / "labels.npy")
-    wb = world["wb"]
-    expected = float(np.mean(np.argmax(x @ wb[:-1] + wb[-1], axis=1) == labels))
+    expected = float(np.mean(np.argmax(reference_logits(x, weights()), axis=1) == labels))
     r = server.cli("validation", "result", v["id"], "cpu", user=OWNER)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
