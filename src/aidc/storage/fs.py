@@ -182,6 +182,14 @@ class Storage:
             out.append(p[len(root) + 1 :])
         return sorted(out)
 
+    def seal(self, prefix: str) -> None:
+        """Make a committed version's folders read-only too (local store), so that a
+        job's user cannot remove or add files where its view's links lead."""
+        if not self.is_local:
+            return
+        for folder, _dirs, _files in os.walk(self.path(prefix), topdown=False):
+            os.chmod(folder, 0o555)
+
     def delete_tree(self, prefix: str) -> None:
         path = self.path(prefix)
         if self.is_local:
@@ -258,9 +266,11 @@ def _hash_local(path: str) -> tuple[int, str]:
 def _make_writable(path: str) -> None:
     # Committed files are read-only (and so their folders' entries stay deletable).
     if os.path.isfile(path):
+        os.chmod(os.path.dirname(path), 0o755)
         os.chmod(path, 0o644)
         return
     for folder, _dirs, files in os.walk(path):
+        os.chmod(folder, 0o755)  # sealed versions' folders (``seal``)
         for f in files:
             os.chmod(os.path.join(folder, f), 0o644)
 
