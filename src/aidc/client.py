@@ -19,6 +19,7 @@ import os
 import time
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -668,7 +669,7 @@ class Client:
                     r.read()
                     self._raise(r)
                 want = r.headers.get("x-aidc-sha256")
-                h = hashlib.sha256()
+                h = _ThreadedHash()
                 for chunk in r.iter_raw():  # as they come: re-chunking costs a copy
                     h.update(chunk)
                     yield chunk
@@ -781,3 +782,41 @@ def _report_params(
         if value is not None:
             params.append((name, value))
     return params
+
+
+def _feed(h: Any, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        h.update(piece)
+
+
+class _ThreadedHash:
+    """SHA-256 of a download computed in a thread, a batch of pieces at a time, while
+    the next bytes are received and written (hashlib releases the GIL on big buffers)."""
+
+    BATCH = 8 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._busy: Future[None] | None = None
+
+    def update(self, piece: bytes) -> None:
+        self._pending.append(piece)
+        self._size += len(piece)
+        if self._size >= self.BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._busy is not None:
+            self._busy.result()
+        batch, self._pending, self._size = self._pending, [], 0
+        self._busy = self._pool.submit(_feed, self._h, batch)
+
+    def hexdigest(self) -> str:
+        self._hand_over()
+        if self._busy is not None:
+            self._busy.result()
+        self._pool.shutdown()
+        return self._h.hexdigest()
