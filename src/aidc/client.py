@@ -564,8 +564,10 @@ class Client:
             "PUT",
             f"/v1/datasets/{_q(name)}/uploads/{_q(upload_id)}/files/{idx}",
             params={"offset": offset},
-            content=data,
-            headers={"Content-Type": "application/octet-stream"},
+            # In pieces: httpcore sends a body with ``buffer = buffer[n:]`` after each
+            # partial send, which copies the rest of a 64 MiB chunk again and again.
+            content=_pieces(data),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(data))},
             timeout=httpx.Timeout(300.0),
         )
         return UploadFileView.model_validate(r.json())
@@ -782,6 +784,15 @@ def _report_params(
         if value is not None:
             params.append((name, value))
     return params
+
+
+SEND_PIECE = 1024 * 1024
+
+
+def _pieces(data: bytes) -> Iterator[memoryview]:
+    view = memoryview(data)
+    for at in range(0, len(view), SEND_PIECE):
+        yield view[at : at + SEND_PIECE]
 
 
 def _feed(h: Any, pieces: list[bytes]) -> None:
