@@ -27,10 +27,10 @@ CHUNK = 64 * 1024 * 1024
 @pytest.fixture
 def http(dc: Center, people: DataTenants, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(Settings(home=tmp_path / "api"))
-    app.state.center = dc
-    with TestClient(app) as client:
-        client.headers["Authorization"] = f"Bearer {auth.issue_token(dc, 'bob')}"
-        yield client
+    app.state.center = dc  # no lifespan: the test's center, not one from settings
+    client = TestClient(app)
+    client.headers["Authorization"] = f"Bearer {auth.issue_token(dc, 'root')}"
+    yield client
 
 
 def test_a_large_file_goes_up_and_down_verified_and_a_corrupt_one_is_cut(
