@@ -19,6 +19,7 @@ import os
 import time
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -564,8 +565,10 @@ class Client(ValidationCalls):
             "PUT",
             f"/v1/datasets/{_q(name)}/uploads/{_q(upload_id)}/files/{idx}",
             params={"offset": offset},
-            content=data,
-            headers={"Content-Type": "application/octet-stream"},
+            # In pieces: httpcore sends a body with ``buffer = buffer[n:]`` after each
+            # partial send, which copies the rest of a 64 MiB chunk again and again.
+            content=_pieces(data),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(data))},
             timeout=httpx.Timeout(300.0),
         )
         return UploadFileView.model_validate(r.json())
@@ -669,7 +672,7 @@ class Client(ValidationCalls):
                     r.read()
                     self._raise(r)
                 want = r.headers.get("x-aidc-sha256")
-                h = hashlib.sha256()
+                h = _ThreadedHash()
                 for chunk in r.iter_raw():  # as they come: re-chunking costs a copy
                     h.update(chunk)
                     yield chunk
@@ -782,3 +785,50 @@ def _report_params(
         if value is not None:
             params.append((name, value))
     return params
+
+
+SEND_PIECE = 1024 * 1024
+
+
+def _pieces(data: bytes) -> Iterator[memoryview]:
+    view = memoryview(data)
+    for at in range(0, len(view), SEND_PIECE):
+        yield view[at : at + SEND_PIECE]
+
+
+def _feed(h: Any, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        h.update(piece)
+
+
+class _ThreadedHash:
+    """SHA-256 of a download computed in a thread, a batch of pieces at a time, while
+    the next bytes are received and written (hashlib releases the GIL on big buffers)."""
+
+    BATCH = 8 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._busy: Future[None] | None = None
+
+    def update(self, piece: bytes) -> None:
+        self._pending.append(piece)
+        self._size += len(piece)
+        if self._size >= self.BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._busy is not None:
+            self._busy.result()
+        batch, self._pending, self._size = self._pending, [], 0
+        self._busy = self._pool.submit(_feed, self._h, batch)
+
+    def hexdigest(self) -> str:
+        self._hand_over()
+        if self._busy is not None:
+            self._busy.result()
+        self._pool.shutdown()
+        return self._h.hexdigest()

@@ -69,6 +69,18 @@ class Settings(BaseSettings):
     datasets_s3_endpoint: str | None = Field(
         default=None, description="Endpoint of an S3-compatible store (e.g. http://minio:9000)."
     )
+    dataset_cache_dir: Path | None = Field(
+        default=None,
+        description="Verified local copies of datasets read from an object store, which "
+        "jobs' views link to; on a Slurm or Ray cluster a folder every node shares. "
+        "Default <home>/dataset-cache.",
+    )
+    upload_expire_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="An upload not committed this long after it began is dropped "
+        "(its staged bytes deleted, its quota released).",
+    )
     default_org_storage_gb: float = Field(
         default=10.0,
         ge=0,

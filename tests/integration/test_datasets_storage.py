@@ -62,3 +62,21 @@ def test_reading_from_an_offset_still_verifies_the_whole_file(ds_storage: Storag
     ds_storage.put_bytes("data/x/1/f", data)
     got = b"".join(ds_storage.read_verified("data/x/1/f", len(data), sha(data), start=995, chunk=7))
     assert got == data[995:]
+
+
+def test_big_chunks_hashed_on_arrival_are_joined_inside_the_store(ds_storage: Storage) -> None:
+    # Parts of at least 5 MiB (the last may be smaller): S3 joins them by copying parts,
+    # so no byte comes back through aidc; the hash given is the one taken on arrival.
+    part = 5 * 1024 * 1024
+    data = bytes(range(256)) * (part // 128) + b"tail"  # two full parts and a short one
+    for off in range(0, len(data), part):
+        ds_storage.write_chunk("staging/u6/0", off, data[off : off + part])
+    ds_storage.commit_staged("staging/u6/0", "data/ds/2/big", len(data), sha(data), sha(data))
+    assert b"".join(ds_storage.read_verified("data/ds/2/big", len(data), sha(data))) == data
+    assert not ds_storage.list_files("staging/u6")
+    # A hash taken on arrival that is not the declared one leaves nothing behind.
+    ds_storage.write_chunk("staging/u7/0", 0, data[:part])
+    ds_storage.write_chunk("staging/u7/0", part, b"x")
+    with pytest.raises(Corrupt):
+        ds_storage.commit_staged("staging/u7/0", "data/ds/2/bad", part + 1, "0" * 64, sha(b"y"))
+    assert not ds_storage.exists("data/ds/2/bad")

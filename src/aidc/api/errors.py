@@ -15,6 +15,7 @@ from aidc.schemas import ErrorBody, ErrorField
 from aidc.services.errors import (
     Conflict,
     Forbidden,
+    Gone,
     Invalid,
     NotFound,
     ServiceError,
@@ -30,6 +31,7 @@ STATUS = {
     Unauthenticated: 401,
     Invalid: 422,
     Conflict: 409,
+    Gone: 410,
     TooMany: 429,
 }
 

@@ -2,7 +2,8 @@
 
 ``BodyLimit`` refuses request bodies over ``AIDC_MAX_BODY_BYTES`` with a 413 (declared by
 Content-Length, or counted as a chunked body streams in), so no route reads an unbounded
-body into memory. ``SignInLimiter`` is a sliding window per (username, client address) for
+body into memory; it holds no body itself, so a route that streams (dataset chunks) writes
+bytes as they arrive. ``SignInLimiter`` is a sliding window per (username, client address) for
 the routes that take a credential other than a token (accepting an invitation).
 """
 
@@ -20,6 +21,11 @@ from aidc.services.errors import TooMany
 
 
 class BodyLimit:
+    """Counts the body's bytes as they pass on to the route, never holding them: a
+    declared Content-Length over the limit is refused before any byte is read, and a
+    chunked body is cut at the first message past the limit. The route then sees the end
+    of the request (a disconnect) and whatever it answers is dropped; the 413 is ours."""
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -32,24 +38,33 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._refuse(send)
                 return
-        # Read the body here, up to the limit, and hand it on whole: a route's own reader
-        # turns any error while reading into a 400, which would hide the reason.
-        chunks: list[bytes] = []
         seen = 0
-        while True:
+        refused = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([], message, receive), send)
-                return
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(chunks, None, receive), send)
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    refused = True
+                    if not started:
+                        await self._refuse(send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 went out; the route's own answer to the cut body is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, counted_receive, guarded_send)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
@@ -63,21 +78,6 @@ class BodyLimit:
         headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-def _replay(chunks: list[bytes], last: Message | None, rest: Receive) -> Receive:
-    """A ``receive`` that gives the buffered body as one message, then what comes after
-    (a disconnect, which streaming responses listen for)."""
-    pending: list[Message] = (
-        [{"type": "http.request", "body": b"".join(chunks)}] if not last else [last]
-    )
-
-    async def receive() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await rest()
-
-    return receive
 
 
 class SignInLimiter:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from rich.progress import (
     BarColumn,
@@ -25,7 +27,8 @@ from aidc.cli.output import err, fail
 from aidc.client import ApiError, Client, config_path
 from aidc.schemas_datasets import UploadView
 
-DEFAULT_CHUNK = 16 * 1024 * 1024
+# The largest chunk the server takes: fewer round trips (each one a transaction).
+DEFAULT_CHUNK = 64 * 1024 * 1024
 
 
 def scan(folder: Path) -> list[dict[str, Any]]:
@@ -86,31 +89,69 @@ def _send(c: Client, name: str, folder: Path, view: UploadView, chunk: int) -> d
     first part is read again to hash it, not sent again)."""
     sums: dict[int, str] = {}
     done = sum(f.received for f in view.files)
-    with _progress() as bar:
+    with _progress() as bar, ThreadPoolExecutor(2, thread_name_prefix="upload") as pool:
         task = bar.add_task(f"{name} v{view.version}", total=view.total_bytes, completed=done)
         for f in view.files:
-            h = hashlib.sha256()
-            with open(folder / f.path, "rb") as src:
-                offset = 0
-                while offset < f.received:  # arrived before: hash only
-                    data = src.read(min(chunk, f.received - offset))
-                    if not data:
-                        fail(f"{f.path} is shorter than what was sent before; start again")
-                    h.update(data)
-                    offset += len(data)
-                while offset < f.size:
-                    data = src.read(min(chunk, f.size - offset))
-                    if not data:
-                        fail(f"{f.path} became shorter while uploading; start again")
-                    got = _put(c, name, view.upload_id, f.idx, offset, data)
-                    if not offset < got <= offset + len(data):
-                        fail(f"{f.path}: the server holds {got} bytes, not what was sent")
-                    h.update(data[: got - offset])
-                    bar.advance(task, got - offset)
-                    offset = got
-                    src.seek(offset)
-            sums[f.idx] = h.hexdigest()
+            sent = _FileSender(c, name, view.upload_id, folder / f.path, f.idx, f.size, chunk)
+            sums[f.idx] = sent.run(pool, f.received, lambda n: bar.advance(task, n))
     return sums
+
+
+class _FileSender:
+    """One file's chunks in order. While a chunk is on the wire, the next one is read and
+    this one hashed, in threads (file reads, hashlib and socket writes release the GIL),
+    so that the file is read once and the hashing costs no time of its own."""
+
+    def __init__(
+        self, c: Client, name: str, upload_id: str, path: Path, idx: int, size: int, chunk: int
+    ) -> None:
+        self.c, self.name, self.upload_id = c, name, upload_id
+        self.path, self.idx, self.size, self.chunk = path, idx, size, chunk
+
+    def run(self, pool: ThreadPoolExecutor, received: int, advance: Callable[[int], None]) -> str:
+        with open(self.path, "rb") as src:
+            h, offset = self._hash_prefix(src, received)
+            ahead: Future[bytes] | None = None
+            hashing: Future[None] | None = None
+            while offset < self.size:
+                data = ahead.result() if ahead else src.read(min(self.chunk, self.size - offset))
+                if not data:
+                    fail(f"{self.path} became shorter while uploading; start again")
+                end = offset + len(data)
+                if hashing is not None:
+                    hashing.result()
+                hashing = pool.submit(h.update, data)
+                ahead = pool.submit(src.read, min(self.chunk, self.size - end))
+                got = _put(self.c, self.name, self.upload_id, self.idx, offset, data)
+                if not offset < got <= end:
+                    fail(f"{self.path}: the server holds {got} bytes, not what was sent")
+                advance(got - offset)
+                if got != end:  # it kept less than was sent: hash again up to what it holds
+                    hashing.result()
+                    ahead.result()
+                    h, offset = self._hash_prefix(src, got)
+                    ahead = hashing = None
+                    continue
+                offset = end
+                if offset >= self.size:
+                    ahead.result()
+            if hashing is not None:
+                hashing.result()
+        return str(h.hexdigest())
+
+    def _hash_prefix(self, src: BinaryIO, upto: int) -> tuple[Any, int]:
+        """The hash of the file's first ``upto`` bytes (arrived before: hashed, not sent),
+        with the file positioned after them."""
+        h = hashlib.sha256()
+        src.seek(0)
+        offset = 0
+        while offset < upto:
+            data = src.read(min(self.chunk, upto - offset))
+            if not data:
+                fail(f"{self.path} is shorter than what was sent before; start again")
+            h.update(data)
+            offset += len(data)
+        return h, offset
 
 
 def _put(c: Client, name: str, upload_id: str, idx: int, offset: int, data: bytes) -> int:

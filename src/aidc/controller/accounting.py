@@ -5,7 +5,8 @@ whose start came and expires active ones whose end passed (opening or closing cr
 accounts and quota) and ``storage_meter.meter_storage`` writes each organisation's stored
 bytes for the day, then ``metering.meter`` writes what ran and what capacity was up into
 the ledger. Runs that end are metered when they are recorded (``execution.on_run_ended``),
-not here. A failure is logged and tried again on the next step; metering picks up where
+not here. Before that, uploads not committed within ``AIDC_UPLOAD_EXPIRE_S`` are dropped
+(``datasets_expiry``). A failure is logged and tried again on the next step; metering picks up where
 the ledger ends, so nothing is lost by a missed step.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 
-from aidc.services import grants, metering, storage_meter
+from aidc.services import datasets_expiry, grants, metering, storage_meter
 from aidc.services.center import Center
 
 log = logging.getLogger("aidc.controller")
@@ -34,6 +35,12 @@ class Accounting:
         if not force and now - self._done_at < self.every_s:
             return None
         self._done_at = now
+        try:
+            expired = datasets_expiry.expire_uploads(self.center, now)
+            if expired:
+                log.info("uploads expired without a commit: %s", expired)
+        except Exception:
+            log.exception("dropping expired uploads failed; trying again in %.0fs", self.every_s)
         try:
             with self.center.db.transaction() as s:
                 changed = grants.advance(s, now)

@@ -126,12 +126,21 @@ class Engine(Protocol):
         """Release engine resources; running jobs keep running."""
 
 
+@dataclass(frozen=True, slots=True)
+class DatasetView:
+    """A run's datasets: the variables that point the job at them, and the folders it must
+    not change (the views and the folders their links lead into), which engines run the
+    command with read-only where they can (``engines.dataset_view``)."""
+
+    env: dict[str, str]
+    read_only: tuple[str, ...] = ()
+
+
 class DatasetProvider(Protocol):
     """What engines with DATASET_MOUNTS ask before a run starts: a read-only view of the
-    job's datasets in ``run_dir`` and the variables that point at it (raises LaunchError
-    when the run may not read them)."""
+    job's datasets in ``run_dir`` (raises LaunchError when the run may not read them)."""
 
-    def prepare(self, job: LaunchRequest, run_dir: Path) -> dict[str, str]: ...
+    def prepare(self, job: LaunchRequest, run_dir: Path) -> DatasetView: ...
 
 
 @runtime_checkable
@@ -162,13 +171,22 @@ class BatchLaunch(Protocol):
 
 def launch_all(engine: Engine, jobs: list[LaunchRequest]) -> list[Handle | Exception]:
     """``engine.launch`` for each job (``launch_many`` where the engine has it); each
-    result a handle or the exception its launch raised."""
+    result a handle or the exception its launch raised. A job that names datasets is
+    refused by an engine without DATASET_MOUNTS: it would run without the launch-time
+    grant check and without its data."""
+    results: list[Handle | Exception | None] = [None] * len(jobs)
+    todo = list(range(len(jobs)))
+    if Capability.DATASET_MOUNTS not in engine.capabilities:
+        for i in [i for i in todo if jobs[i].spec.datasets]:
+            results[i] = LaunchError(f"the {engine.name} engine cannot give jobs datasets")
+        todo = [i for i in todo if results[i] is None]
     if isinstance(engine, BatchLaunch):
-        return list(engine.launch_many(jobs))
-    results: list[Handle | Exception] = []
-    for job in jobs:
-        try:
-            results.append(engine.launch(job))
-        except Exception as e:
-            results.append(e)
-    return results
+        for i, r in zip(todo, engine.launch_many([jobs[i] for i in todo]), strict=True):
+            results[i] = r
+    else:
+        for i in todo:
+            try:
+                results[i] = engine.launch(jobs[i])
+            except Exception as e:
+                results[i] = e
+    return [r for r in results if r is not None]

@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ from aidc.engines.base import (
     LaunchRequest,
     Outcome,
 )
+from aidc.engines.dataset_view import dataset_view, read_only_argv
 from aidc.engines.interactive import environment_env, read_address
 from aidc.engines.job_env import aidc_env, device_env, rank_env
 from aidc.engines.local_identity import Rlimits, close_home, engine_options, take_folders
@@ -161,12 +163,11 @@ class LocalEngine:
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
         envs = self._rank_envs(job, job_dir, cwd, checkpoints)
-        if job.spec.datasets:
-            if self.datasets is None:
-                raise LaunchError("this host has no dataset store; the job names datasets")
-            extra = self.datasets.prepare(job, run_dir)
+        view = dataset_view(self.datasets, job, run_dir)
+        if view is not None:
+            argv = read_only_argv(view, argv, sys.executable)
             for env in envs:
-                env.update(extra)
+                env.update(view.env)
         if who is not None:
             for env in envs:
                 env.update(HOME=str(work), USER=who.user, LOGNAME=who.user)

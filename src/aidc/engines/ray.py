@@ -30,6 +30,7 @@ from aidc.core.resources import Node, NodeState
 from aidc.engines import env_modules
 from aidc.engines.base import (
     Capability,
+    DatasetProvider,
     EngineStatus,
     EngineUnavailable,
     Handle,
@@ -37,6 +38,7 @@ from aidc.engines.base import (
     LaunchRequest,
     Outcome,
 )
+from aidc.engines.dataset_view import WRAPPER, dataset_view, read_only_argv
 from aidc.engines.end_watcher import EndWatcher
 from aidc.engines.interactive import read_address
 from aidc.engines.local import _load_json, _read_exit, _start_log, _write_json, job_argv, read_range
@@ -72,8 +74,11 @@ def _client_class() -> Any:
 class RayEngine:
     name = "ray"
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.MULTI_NODE, Capability.INTERACTIVE_PORTS}
+        {Capability.MULTI_NODE, Capability.INTERACTIVE_PORTS, Capability.DATASET_MOUNTS}
     )
+    # Links declared datasets into each run (services.datasets_mounts); set at start. The
+    # view sits in the run's folder, on the filesystem the Ray nodes share.
+    datasets: DatasetProvider | None = None
 
     def __init__(
         self,
@@ -159,7 +164,14 @@ class RayEngine:
         checkpoints = self.checkpoints_dir / job.job_id
         checkpoints.mkdir(parents=True, exist_ok=True)
         os.chmod(checkpoints, 0o700)
-        argv = job_argv(job.spec, run_dir)
+        view = dataset_view(self.datasets, job, run_dir)  # refused: LaunchError, not submitted
+        wrapper = run_dir / WRAPPER.name
+        argv = read_only_argv(view, job_argv(job.spec, run_dir), self.python, wrapper)
+        if view is not None and view.read_only:
+            shutil.copyfile(WRAPPER, wrapper)  # the Ray nodes run it from the shared folder
+        rank_list = ranks(job, job_dir, cwd, checkpoints)
+        for rank in rank_list:
+            rank["env"].update(view.env if view else {})
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
         launch = {
@@ -173,7 +185,7 @@ class RayEngine:
             "place_timeout_s": self.place_timeout_s,
             # One node: Ray gives the driver the GPUs and the driver runs the command.
             "direct": len(job.placement.nodes) == 1,
-            "ranks": ranks(job, job_dir, cwd, checkpoints),
+            "ranks": rank_list,
             # A notebook listens on its Ray node's address (the driver knows it), for the proxy.
             "interactive": job.spec.priority_class == "interactive",
             "modules": env_modules.spec(

@@ -48,6 +48,7 @@ from aidc.core.resources import Node
 from aidc.engines import env_modules, oci_images
 from aidc.engines.base import (
     Capability,
+    DatasetProvider,
     EngineStatus,
     EngineUnavailable,
     Handle,
@@ -55,6 +56,7 @@ from aidc.engines.base import (
     LaunchRequest,
     Outcome,
 )
+from aidc.engines.dataset_view import WRAPPER, dataset_view, read_only_argv
 from aidc.engines.end_watcher import EndWatcher
 from aidc.engines.interactive import read_address, remote_environment_env
 from aidc.engines.job_env import aidc_env
@@ -74,8 +76,11 @@ STOPS = frozenset({Outcome.CANCELLED})
 class SlurmEngine:
     name = "slurm"
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.MULTI_NODE, Capability.INTERACTIVE_PORTS}
+        {Capability.MULTI_NODE, Capability.INTERACTIVE_PORTS, Capability.DATASET_MOUNTS}
     )
+    # Links declared datasets into each run (services.datasets_mounts); set at start. The
+    # view sits in the run's folder, on the filesystem the nodes share.
+    datasets: DatasetProvider | None = None
 
     def __init__(
         self,
@@ -163,7 +168,10 @@ class SlurmEngine:
             d.mkdir(parents=True, exist_ok=True)
         cwd = job.spec.workdir or str(work)
         checkpoints = self._checkpoint_dir(job.job_id)
-        argv = job_argv(job.spec, run_dir)
+        view = dataset_view(self.datasets, job, run_dir)  # refused: LaunchError, not submitted
+        argv = read_only_argv(
+            view, job_argv(job.spec, run_dir), self.python, self.shim_dir / WRAPPER.name
+        )
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
         nodes = job.placement.nodes
@@ -174,7 +182,11 @@ class SlurmEngine:
         launch: dict[str, object] = {
             "argv": argv,
             "cwd": cwd,
-            "env": {**remote_environment_env(job.environment), **job.spec.env},
+            "env": {
+                **remote_environment_env(job.environment),
+                **job.spec.env,
+                **(view.env if view else {}),
+            },
             "nodes": {
                 p.node: aidc_env(
                     job, p, job_dir=str(job_dir), cwd=cwd, checkpoints=str(checkpoints)
@@ -202,7 +214,8 @@ class SlurmEngine:
         for k in range(n):
             (run_dir / f"rank-{k}").mkdir(exist_ok=True)
         if user != self.service_user:
-            chown_tree(user, [job_dir, checkpoints])
+            # The view stays the service's: the job's user may read it, not change it.
+            chown_tree(user, [job_dir, checkpoints], skip=run_dir / "datasets")
         as_user = None if user == self.service_user else user
         args = sbatch_args(job, name, partition, account, as_user, log, cwd, self.grace_s)
         if container:

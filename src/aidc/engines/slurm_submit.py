@@ -12,7 +12,7 @@ from pathlib import Path
 from aidc.engines.base import LaunchRequest
 
 HERE = Path(__file__).parent
-SHIMS = ("local_shim.py", "slurm_shim.py", "env_modules.py")
+SHIMS = ("local_shim.py", "slurm_shim.py", "env_modules.py", "readonly_exec.py")
 
 
 def sbatch_args(
@@ -72,9 +72,12 @@ def install_shims(shim_dir: Path) -> None:
             os.replace(tmp, dst)
 
 
-def chown_tree(user: str, paths: list[Path]) -> None:
+def chown_tree(user: str, paths: list[Path], skip: Path | None = None) -> None:
+    """Give ``paths`` to ``user``, except the folder ``skip``; links themselves, never
+    what they point at (a dataset view's links lead into the store)."""
     pw = pwd.getpwnam(user)
     for top in paths:
         for root, dirs, files in os.walk(top):
+            dirs[:] = [d for d in dirs if skip is None or Path(root, d) != skip]
             for name in [root, *(os.path.join(root, x) for x in dirs + files)]:
-                os.chown(name, pw.pw_uid, pw.pw_gid)
+                os.chown(name, pw.pw_uid, pw.pw_gid, follow_symlinks=False)

@@ -18,6 +18,8 @@ from aidc.store.models_datasets import Dataset, DatasetVersion
 READY = "ready"
 UPLOADING = "uploading"
 ABORTED = "aborted"
+# Not committed within AIDC_UPLOAD_EXPIRE_S: dropped by the controller (datasets_expiry).
+EXPIRED = "expired"
 CENTER = "center"  # the owner shown for the center's own datasets
 
 
@@ -141,7 +143,9 @@ def dataset_view(s: Session, ds: Dataset, *, versions: bool = True) -> DatasetVi
     if versions:
         rows = s.scalars(
             select(DatasetVersion)
-            .where(DatasetVersion.dataset_id == ds.id, DatasetVersion.state != ABORTED)
+            .where(
+                DatasetVersion.dataset_id == ds.id, DatasetVersion.state.notin_((ABORTED, EXPIRED))
+            )
             .order_by(DatasetVersion.version)
         )
         view.versions = [VersionView.model_validate(v, from_attributes=True) for v in rows]

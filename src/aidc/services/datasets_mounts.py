@@ -5,9 +5,10 @@ read-only view of their verified files in the run's folder.
 The view is a folder per dataset of links to the verified files: on a local store, the
 store's own (read-only) files; on an object store, a local cache filled and verified
 once. Every file's SHA-256 is checked before the run starts; a file that has not changed
-since it was last checked (same size and modification time) is not read again. Mount
-namespaces would need root, so the job finds each dataset through an environment
-variable (``AIDC_DATASET_<NAME>``) instead of at the path it named.
+since it was last checked (same size and modification time) is not read again. The job
+finds each dataset through an environment variable (``AIDC_DATASET_<NAME>``) instead of
+at the path it named. Engines whose jobs run on other hosts (Slurm, Ray) use the same
+view: the run folder, the store (or the cache) must then be on storage those hosts share.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import NoReturn
 from sqlalchemy import select
 
 from aidc.core.datasets import Tier, env_name
-from aidc.engines.base import LaunchError, LaunchRequest
+from aidc.engines.base import DatasetView, LaunchError, LaunchRequest
 from aidc.services.center import Center
 from aidc.services.datasets import by_name, ready_version
 from aidc.services.datasets_audit import REFUSED, record
@@ -44,11 +45,13 @@ class DatasetMounts:
         self._checked: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns) verified
         self._lock = threading.Lock()
 
-    def prepare(self, job: LaunchRequest, run_dir: Path) -> dict[str, str]:
-        """The variables that point the job at its datasets and its outputs folder."""
+    def prepare(self, job: LaunchRequest, run_dir: Path) -> DatasetView:
+        """The variables that point the job at its datasets and its outputs folder, and
+        the folders the job reads them through (to be kept read-only)."""
         files, purposes = self._allowed(job)
         view = run_dir / "datasets"
         env = {"AIDC_DATASETS_DIR": str(view)}
+        read_only = [str(view)]
         for (name, version, mount_path), rows in files.items():
             target = view / name
             target.mkdir(parents=True, exist_ok=True)
@@ -58,6 +61,8 @@ class DatasetMounts:
                 link.parent.mkdir(parents=True, exist_ok=True)
                 if not link.is_symlink():
                     link.symlink_to(source)
+            if rows:  # the version's folder: where every link of this dataset leads
+                read_only.append(self._source_dir(name, version))
             env[env_name(name)] = str(target)
             env[env_name(name) + "_PATH"] = mount_path
         for folder, _dirs, _files in os.walk(view):
@@ -71,7 +76,12 @@ class DatasetMounts:
         outputs = run_dir.parent / OUTPUTS
         outputs.mkdir(parents=True, exist_ok=True)
         env["AIDC_OUTPUT_DIR"] = str(outputs)
-        return env
+        return DatasetView(env, tuple(read_only))
+
+    def _source_dir(self, name: str, version: int) -> str:
+        pl = place(self.center)
+        key = f"data/{name}/{version}"
+        return pl.storage.local_path(key) or str(pl.cache_dir / key)
 
     def _allowed(
         self, job: LaunchRequest

@@ -20,6 +20,8 @@ class DatasetPlace:
     default_org_storage_gb: float = 10.0
     # Local copies of datasets read from an object store, for engines that link files.
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".aidc" / "dataset-cache")
+    # Uploads not committed this long after they began are dropped (datasets_expiry).
+    upload_expire_s: float = 24 * 3600.0
 
 
 def place(center: Center) -> DatasetPlace:
@@ -39,5 +41,6 @@ def place_from_settings(settings: Settings) -> DatasetPlace:
     return DatasetPlace(
         storage=storage_from_url(url, **options),
         default_org_storage_gb=settings.default_org_storage_gb,
-        cache_dir=settings.home / "dataset-cache",
+        cache_dir=settings.dataset_cache_dir or settings.home / "dataset-cache",
+        upload_expire_s=settings.upload_expire_s,
     )

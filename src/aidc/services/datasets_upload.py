@@ -23,12 +23,12 @@ from aidc.core.datasets import file_path_problem
 from aidc.core.tenancy import Principal
 from aidc.schemas_datasets import FileSum, UploadCreate, UploadFileView, UploadView
 from aidc.services.center import Center
-from aidc.services.datasets import ABORTED, READY, UPLOADING, by_name
+from aidc.services.datasets import ABORTED, EXPIRED, READY, UPLOADING, by_name
 from aidc.services.datasets_access import may_manage
 from aidc.services.datasets_audit import record
 from aidc.services.datasets_place import place
 from aidc.services.datasets_quota import over_quota
-from aidc.services.errors import Conflict, Forbidden, Invalid, NotFound
+from aidc.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from aidc.storage import Corrupt
 from aidc.store.models_datasets import Dataset, DatasetFile, DatasetVersion
 
@@ -121,8 +121,7 @@ def begin_chunk(
     pl = place(center)
     with center.db.read() as s:
         ds, v = _upload(s, p, name, upload_id)
-        if v.state != UPLOADING:
-            raise Conflict(f"upload of {name} version {v.version} is {v.state}", field="upload")
+        _still_uploading(v, name)
         f = _file(s, v, idx)
         if offset != f.received:
             raise Conflict(
@@ -183,8 +182,7 @@ def commit(
         ds, v = _upload(s, p, name, upload_id)
         if v.state == READY:
             return _view(s, ds, v)
-        if v.state != UPLOADING:
-            raise Conflict(f"upload of {name} version {v.version} is {v.state}", field="upload")
+        _still_uploading(v, name)
         files = list(s.scalars(select(DatasetFile).where(DatasetFile.version_id == v.id)))
         missing = [f.path for f in files if f.received != f.size]
         if missing:
@@ -216,6 +214,7 @@ def commit(
             pl.storage.delete_tree(staged)
     with center.db.transaction() as s:
         ds, v = _upload(s, p, name, upload_id)
+        _still_uploading(v, name)  # expired meanwhile: its staged bytes are gone
         if bad:
             for file_id, _, _ in bad:
                 s.execute(update(DatasetFile).where(DatasetFile.id == file_id).values(received=0))
@@ -235,6 +234,8 @@ def commit(
             )
         view = _view(s, ds, v)
     _RUNNING.forget(upload_id)
+    if not bad:
+        pl.storage.seal(f"data/{name}/{version}")
     if bad:
         raise Invalid(
             f"{len(bad)} file(s) do not match their declared checksum; send them again: "
@@ -248,8 +249,7 @@ def abort(center: Center, p: Principal, name: str, upload_id: str) -> UploadView
     pl = place(center)
     with center.db.transaction() as s:
         ds, v = _upload(s, p, name, upload_id)
-        if v.state != UPLOADING:
-            raise Conflict(f"upload of {name} version {v.version} is {v.state}", field="upload")
+        _still_uploading(v, name)
         v.state = ABORTED
         view = _view(s, ds, v)
     pl.storage.delete_tree(f"staging/{upload_id}")
@@ -294,6 +294,11 @@ class _RunningHashes:
 _RUNNING = _RunningHashes()
 
 
+def forget_running(upload_id: str) -> None:
+    """Drop the running hashes of an upload that ended without a commit."""
+    _RUNNING.forget(upload_id)
+
+
 def _may_upload(p: Principal, ds: Dataset) -> None:
     if not may_manage(p, ds):
         raise Forbidden(f"only the owners of {ds.name} (or operators) upload its versions")
@@ -310,6 +315,17 @@ def _upload(s: Session, p: Principal, name: str, upload_id: str) -> tuple[Datase
     if v is None:
         raise NotFound(f"no upload {upload_id!r} of {name}", field="upload")
     return ds, v
+
+
+def _still_uploading(v: DatasetVersion, name: str) -> None:
+    if v.state == EXPIRED:
+        raise Gone(
+            f"upload of {name} version {v.version} expired without a commit and its bytes "
+            "were dropped; start a new upload",
+            field="upload",
+        )
+    if v.state != UPLOADING:
+        raise Conflict(f"upload of {name} version {v.version} is {v.state}", field="upload")
 
 
 def _file(s: Session, v: DatasetVersion, idx: int) -> DatasetFile:

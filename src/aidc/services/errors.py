@@ -45,6 +45,12 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class Gone(ServiceError):
+    """It was there and was dropped for good (an upload that expired)."""
+
+    code = "gone"
+
+
 class TooMany(ServiceError):
     """A limit on how much or how often: queued jobs per user, sign-in attempts."""
 

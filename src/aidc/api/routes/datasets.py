@@ -10,7 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from aidc.api.chunk_sink import ChunkSink
 from aidc.api.deps import CenterDep, PrincipalDep
+from aidc.api.read_ahead import read_ahead
 from aidc.schemas import ErrorBody
 from aidc.schemas_datasets import (
     CommitBody,
@@ -113,19 +115,18 @@ async def put_chunk(
         datasets_upload.begin_chunk, c, p, name, upload_id, idx, offset, length
     )
     hasher = datasets_upload.running_hash(t)
-    writer = place(c).storage.chunk_writer(t.key, offset)
+    sink = ChunkSink(place(c).storage.chunk_writer(t.key, offset), hasher)
     got = 0
     try:
         async for piece in request.stream():
             got += len(piece)
             if got > length:
                 raise Invalid("the chunk is longer than its Content-Length", field="chunk")
-            writer.write(piece)
-            if hasher is not None:
-                hasher.update(piece)
-    finally:
-        # An object store's chunk is sent here: off the event loop.
-        await run_in_threadpool(writer.close)
+            await sink.add(piece)
+    except BaseException:
+        await sink.abandon()
+        raise
+    await sink.close()
     if got != length:
         raise Invalid("the chunk is shorter than its Content-Length", field="chunk")
     return await run_in_threadpool(datasets_upload.end_chunk, c, t, hasher)
@@ -165,7 +166,9 @@ def download(
         "Content-Disposition": "attachment; filename*=UTF-8''"
         + quote(meta.path.rsplit("/", 1)[-1]),
     }
-    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(
+        read_ahead(chunks), media_type="application/octet-stream", headers=headers
+    )
 
 
 @router.get("/v1/datasets/{name}/versions/{version}/archive", responses=ERRORS)
