@@ -1,17 +1,18 @@
 """Shared fixtures: a database per test on SQLite and (when configured) PostgreSQL.
 
 AIDC_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres runs every
-database-backed test on PostgreSQL as well; each test gets a fresh database there.
+database-backed test on PostgreSQL as well; each test gets a fresh database there (made
+ahead from a migrated template: tests/database_pool.py).
 AIDC_REQUIRE_ALL=1 (set by .ci/run) turns every "skip: not available here" into a failure.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import make_url
 
@@ -21,6 +22,7 @@ from aidc.services.center import Center
 from aidc.services.nodes import sync_inventory
 from aidc.store import migrate
 from aidc.store.db import Database
+from tests.database_pool import PostgresPool, migrated, migrated_sqlite_copy
 
 # Dataset fixtures (ds_storage, s3_endpoint, dc, people): moto's S3 server and a catalog.
 pytest_plugins = ["tests.datasets_storage", "tests.integration.datasets_env"]
@@ -36,31 +38,41 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL: SQLite in tmp_path, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'aidc.db'}"
-        return
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "aidc.db"
+    migrated(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_pool() -> Iterator[PostgresPool]:
     if not PG_ADMIN_URL:
         skip_or_fail("AIDC_TEST_DATABASE_URL is not set (no PostgreSQL to test against)")
     assert PG_ADMIN_URL is not None
-    import psycopg
-
     admin = make_url(PG_ADMIN_URL)
-    name = f"aidc_test_{secrets.token_hex(6)}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        conn = psycopg.connect(conninfo, autocommit=True)
+        pool = PostgresPool(PG_ADMIN_URL).start()
     except psycopg.OperationalError as e:
         skip_or_fail(f"PostgreSQL at {admin.host}:{admin.port} does not answer: {e}")
-    with conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL nobody else uses, with the newest schema and no rows: SQLite in
+    tmp_path, or a new PostgreSQL database (tests/database_pool.py)."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("_sqlite_template")
+        yield migrated_sqlite_copy(template, tmp_path / "aidc.db")
+        return
+    pool: PostgresPool = request.getfixturevalue("_postgres_pool")
+    url = pool.take()
     try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pool.give_back(url)
 
 
 @pytest.fixture
