@@ -79,5 +79,6 @@ def check_log_read(center: Center, p: Principal, job_id: str, spec: dict[str, An
             "log",
             restricted,
             f"job {job_id} read restricted data ({restricted}); its log stays inside the "
-            "center (a data steward can read it; write results to $AIDC_OUTPUT_DIR)",
+            "center (center admins can read it; write results to $AIDC_OUTPUT_DIR, which a "
+            "data steward reviews)",
         )
