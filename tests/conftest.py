@@ -102,6 +102,7 @@ RAY_MODULES = (
     "tests/integration/test_ray_engine.py",
     "tests/integration/test_notebooks_ray.py",
     "tests/integration/test_datasets_engines.py",
+    "tests/integration/test_validation_engines.py",
 )
 _last_ray_test: list[pytest.Item] = []
 
