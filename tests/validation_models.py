@@ -16,6 +16,7 @@ agree with the model on about 70 % of the samples, so accuracy is neither 0 nor 
 from __future__ import annotations
 
 import itertools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,11 @@ HIDDEN = 32
 CLASSES = 10
 AGREEMENT = 0.7
 MARGIN = 1e-3
+# The real harness with short runs, for tests that run validations through the service.
+SHORT_HARNESS = (
+    f"{sys.executable} -m aidc.validation.harness"
+    " --warmup-s 0.2 --min-duration-s 0.5 --min-queries 64"
+)
 
 
 def weights(

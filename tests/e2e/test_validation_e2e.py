@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,13 +27,17 @@ from aidc.services.demo import DEMO_PASSWORD
 from aidc.store.db import Database
 from tests.integration.test_portal_pages import FieldsWithoutLabel
 from tests.server_process import ServerProcess
-from tests.validation_models import reference_logits, weights, write_dataset, write_model
+from tests.validation_models import (
+    SHORT_HARNESS,
+    reference_logits,
+    weights,
+    write_dataset,
+    write_model,
+)
 
 pytestmark = pytest.mark.e2e
 
-# Short runs keep the test lean; the harness is the real one (aidc.validation.harness).
-HARNESS = {"AIDC_VALIDATION_HARNESS": f"{sys.executable} -m aidc.validation.harness "
-           "--warmup-s 0.2 --min-duration-s 0.5 --min-queries 64"}  # fmt: skip
+HARNESS = {"AIDC_VALIDATION_HARNESS": SHORT_HARNESS}
 OWNER, OTHER, ADMIN = "minji", "seojun", "admin"  # Hanbit Vision, Mirae Mobility, operator
 PROJECT = "hanbit-vision"
 

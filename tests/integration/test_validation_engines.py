@@ -39,10 +39,9 @@ from tests.conformance.backend_ray import RayBackend
 from tests.conformance.backend_slurm import SlurmBackend
 from tests.conftest import skip_or_fail
 from tests.datasets_storage import s3_storage
-from tests.e2e.test_validation_e2e import HARNESS
 from tests.integration.datasets_env import upload
 from tests.integration.tenants import make_tenants
-from tests.validation_models import write_dataset, write_model
+from tests.validation_models import SHORT_HARNESS, write_dataset, write_model
 
 # Ray first: its jobs take longest to start, and the others set up meanwhile.
 ENGINES = {"ray": RayBackend, "local": LocalBackend, "slurm": SlurmBackend}
@@ -82,7 +81,7 @@ def outcomes(
         scenarios=["single-stream", "offline"], targets=["p99<=10s", "top1>=0.5"],
     )  # fmt: skip
     model = validations.ModelFile("model.onnx", (tmp / "model.onnx").read_bytes())
-    harness = validations.harness_argv(HARNESS["AIDC_VALIDATION_HARNESS"])
+    harness = validations.harness_argv(SHORT_HARNESS)
     started: dict[str, tuple[Center, Controller, Any, str]] = {}
     try:
         for kind, backend_class in ENGINES.items():
