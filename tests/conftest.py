@@ -103,6 +103,7 @@ RAY_MODULES = (
     "tests/integration/test_notebooks_ray.py",
     "tests/integration/test_datasets_engines.py",
     "tests/integration/test_validation_engines.py",
+    "tests/integration/test_environment_modules.py",
 )
 _last_ray_test: list[pytest.Item] = []
 
