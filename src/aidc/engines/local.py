@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -37,9 +38,21 @@ from aidc.engines.base import (
 )
 from aidc.engines.interactive import environment_env, read_address
 from aidc.engines.job_env import aidc_env, device_env, rank_env
-from aidc.engines.local_identity import Rlimits, close_home, engine_options, take_folders
+from aidc.engines.local_cgroup import Hierarchy, find_hierarchy, limit_files
+from aidc.engines.local_identity import (
+    Rlimits,
+    close_home,
+    dataset_groups,
+    engine_options,
+    give_session,
+    own_private,
+    resolve_isolate,
+    take_folders,
+)
 from aidc.engines.local_spawner import Spawner
 from aidc.engines.registry import EngineConfig, EngineConfigError
+
+log = logging.getLogger("aidc.engines.local")
 
 # Variables passed through from the server's environment; everything else (database URLs,
 # tokens) stays out of jobs.
@@ -62,7 +75,7 @@ class LocalEngine:
         nodes: list[Node],
         grace_s: float = 10.0,
         *,
-        isolate: bool = False,
+        isolate: bool | str = "auto",
         rlimits: Rlimits | None = None,
     ) -> None:
         self.home = home
@@ -71,10 +84,17 @@ class LocalEngine:
         self.checkpoints_dir = home / "checkpoints"
         self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
         # Each organisation's jobs as its own Unix user (local_identity); root only.
-        self.isolate = isolate
+        try:
+            self.isolate = resolve_isolate(isolate)
+        except ValueError as e:
+            raise EngineConfigError(str(e)) from None
         self.rlimits = rlimits or Rlimits()
-        if isolate:
+        self.cgroups: Hierarchy | None = None
+        if self.isolate:
             close_home(home)  # raises EngineConfigError unless root
+            self.cgroups, why = find_hierarchy()
+            if self.cgroups is None:
+                log.info("no cgroup v2 limits for local jobs: %s", why)
         self._nodes = nodes
         self.grace_s = grace_s
         self._on_change: Callable[[], None] = lambda: None
@@ -100,6 +120,10 @@ class LocalEngine:
         fork server starts all supervisors."""
         results: list[Handle | Exception] = []
         ready: list[tuple[int, LaunchRequest, Path]] = []
+        if self.isolate and jobs:
+            # Folders made in the home since the last look (traces/ on a first upload,
+            # say) are closed before any job runs: a few dozen system calls per batch.
+            close_home(self.home)
         for job in jobs:
             try:
                 ready.append((len(results), job, self._prepare(job)))
@@ -154,7 +178,12 @@ class LocalEngine:
         if not os.path.isdir(cwd):
             raise LaunchError(f"workdir {cwd} does not exist on this host")
         checkpoints = self._checkpoint_dir(job.job_id)
-        who = take_folders(job.organisation, job_dir, work, checkpoints) if self.isolate else None
+        who = None
+        if self.isolate:
+            who = take_folders(job.organisation, job_dir, work, checkpoints)
+            session = self._session_folder(job)
+            if session is not None:
+                give_session(session, who)
         argv = job_argv(job.spec, run_dir)
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
@@ -165,9 +194,13 @@ class LocalEngine:
             extra = self.datasets.prepare(job, run_dir)
             for env in envs:
                 env.update(extra)
+        groups: list[int] = []
         if who is not None:
             for env in envs:
                 env.update(HOME=str(work), USER=who.user, LOGNAME=who.user)
+            if job.spec.datasets:
+                groups = dataset_groups(run_dir / "datasets")
+                own_private(Path(envs[0]["AIDC_OUTPUT_DIR"]), who)  # the job writes there
         launch: dict[str, object] = {
             "argv": argv,
             "cwd": cwd,
@@ -178,7 +211,17 @@ class LocalEngine:
             "rlimits": self.rlimits.as_launch(),
         }
         if who is not None:
-            launch |= {"uid": who.uid, "gid": who.gid}
+            launch |= {"uid": who.uid, "gid": who.gid, "groups": groups}
+        if self.cgroups is not None:
+            files = limit_files(
+                self.cgroups.usable,
+                ranks=len(envs),
+                memory_mib=job.spec.memory_mib,
+                cpus=job.spec.cpus,
+                max_processes=self.rlimits.processes,
+            )
+            cgroup = self.cgroups.create(job.job_id, files)
+            launch |= {"cgroup": str(cgroup), "cgroup_root": str(self.cgroups.mount)}
         _write_json(run_dir / "launch.json", launch)
         return run_dir
 
@@ -259,6 +302,18 @@ class LocalEngine:
             runs = [p.name.removeprefix("attempt-") for p in job_dir.glob("attempt-*")]
             attempt = max((int(n) for n in runs if n.isdigit()), default=0)
         return job_dir / f"attempt-{attempt}" if attempt >= 1 else job_dir
+
+    def _session_folder(self, job: LaunchRequest) -> Path | None:
+        """A notebook session's folder when the job is that session's (it works in
+        ``<home>/notebooks/<id>/work`` and is named ``notebook-<id>``): made by the server,
+        it holds the session's token, which the job's user must read."""
+        if not job.spec.workdir:
+            return None
+        work = Path(job.spec.workdir)
+        session = work.parent
+        if work.name != "work" or session.parent != self.home / "notebooks":
+            return None
+        return session if job.spec.name == f"notebook-{session.name}" else None
 
     def _checkpoint_dir(self, job_id: str) -> Path:
         """``<home>/checkpoints/<id>``: one per job, kept across requeues, private (0700)."""
