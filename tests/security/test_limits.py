@@ -166,3 +166,15 @@ def test_only_failures_fill_the_failed_check_window() -> None:
     limiter.allow("portal", "1.2.3.4", "logins", "")  # another kind of check
     now[0] = 10.5  # the first failure left the window
     limiter.allow("token", "1.2.3.4", "tokens", "")
+
+
+def test_a_version_in_non_ascii_digits_is_a_422_not_a_500(
+    client: TestClient, center: Center
+) -> None:
+    # make fuzz found it: '²'.isdigit() is true, int('²') raises.
+    make_tenants(center)
+    token = auth.issue_token(center, "bob")
+    r = client.get(
+        "/v1/datasets/x/versions/%C2%B2/archive", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "version", r.text
