@@ -363,8 +363,12 @@ def serve(exits_fd: int) -> None:
             pid = os.fork()
             if pid == 0:
                 _supervise_forked(run_dir, [wake_r, wake_w, stdin, out.fileno(), exits_fd])
-            out.write(f"{pid}\n".encode())
-            out.flush()
+            # The server may have died since it asked (SIGKILL): every run it asked for is
+            # still started, so that none is left with a launch.json and no supervisor
+            # (the crash test found such runs LOST); a restarted server re-adopts them.
+            with contextlib.suppress(BrokenPipeError):
+                out.write(f"{pid}\n".encode())
+                out.flush()
         while True:  # reap every supervisor that ended (they are its only children)
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -372,8 +376,10 @@ def serve(exits_fd: int) -> None:
                 break
             if pid == 0:
                 break
-            exits.write(f"exit {pid}\n".encode())
-        exits.flush()
+            with contextlib.suppress(BrokenPipeError):
+                exits.write(f"exit {pid}\n".encode())
+        with contextlib.suppress(BrokenPipeError):
+            exits.flush()
 
 
 if __name__ == "__main__":
