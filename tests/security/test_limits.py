@@ -178,3 +178,17 @@ def test_a_version_in_non_ascii_digits_is_a_422_not_a_500(
         "/v1/datasets/x/versions/%C2%B2/archive", headers={"Authorization": f"Bearer {token}"}
     )
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "version", r.text
+
+
+def test_a_file_size_beyond_a_petabyte_is_a_422_not_a_database_overflow(
+    client: TestClient, center: Center
+) -> None:
+    # make fuzz found it: a size of 2**63 overflowed SQLite's INTEGER (a 500).
+    make_tenants(center)
+    token = auth.issue_token(center, "root")
+    r = client.post(
+        "/v1/datasets/body/uploads",
+        json={"files": [{"path": "0", "size": 2**63}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 422 and "size" in r.json()["fields"][0]["field"], r.text
