@@ -38,15 +38,17 @@ from aidc.engines.base import (
 )
 from aidc.engines.interactive import environment_env, read_address
 from aidc.engines.job_env import aidc_env, device_env, rank_env
-from aidc.engines.local_cgroup import Hierarchy, find_hierarchy, limit_files
+from aidc.engines.local_cgroup import Hierarchy, find_hierarchy
 from aidc.engines.local_identity import (
     Rlimits,
+    close_entries,
     close_home,
     dataset_groups,
     engine_options,
     give_session,
     own_private,
     resolve_isolate,
+    session_folder,
     take_folders,
 )
 from aidc.engines.local_spawner import Spawner
@@ -123,7 +125,7 @@ class LocalEngine:
         if self.isolate and jobs:
             # Folders made in the home since the last look (traces/ on a first upload,
             # say) are closed before any job runs: a few dozen system calls per batch.
-            close_home(self.home)
+            close_entries(self.home)
         for job in jobs:
             try:
                 ready.append((len(results), job, self._prepare(job)))
@@ -181,7 +183,7 @@ class LocalEngine:
         who = None
         if self.isolate:
             who = take_folders(job.organisation, job_dir, work, checkpoints)
-            session = self._session_folder(job)
+            session = session_folder(self.home, job)
             if session is not None:
                 give_session(session, who)
         argv = job_argv(job.spec, run_dir)
@@ -213,15 +215,7 @@ class LocalEngine:
         if who is not None:
             launch |= {"uid": who.uid, "gid": who.gid, "groups": groups}
         if self.cgroups is not None:
-            files = limit_files(
-                self.cgroups.usable,
-                ranks=len(envs),
-                memory_mib=job.spec.memory_mib,
-                cpus=job.spec.cpus,
-                max_processes=self.rlimits.processes,
-            )
-            cgroup = self.cgroups.create(job.job_id, files)
-            launch |= {"cgroup": str(cgroup), "cgroup_root": str(self.cgroups.mount)}
+            launch |= self.cgroups.for_job(job, len(envs), self.rlimits.processes)
         _write_json(run_dir / "launch.json", launch)
         return run_dir
 
@@ -302,18 +296,6 @@ class LocalEngine:
             runs = [p.name.removeprefix("attempt-") for p in job_dir.glob("attempt-*")]
             attempt = max((int(n) for n in runs if n.isdigit()), default=0)
         return job_dir / f"attempt-{attempt}" if attempt >= 1 else job_dir
-
-    def _session_folder(self, job: LaunchRequest) -> Path | None:
-        """A notebook session's folder when the job is that session's (it works in
-        ``<home>/notebooks/<id>/work`` and is named ``notebook-<id>``): made by the server,
-        it holds the session's token, which the job's user must read."""
-        if not job.spec.workdir:
-            return None
-        work = Path(job.spec.workdir)
-        session = work.parent
-        if work.name != "work" or session.parent != self.home / "notebooks":
-            return None
-        return session if job.spec.name == f"notebook-{session.name}" else None
 
     def _checkpoint_dir(self, job_id: str) -> Path:
         """``<home>/checkpoints/<id>``: one per job, kept across requeues, private (0700)."""

@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from aidc.engines.base import LaunchRequest
+
 CONTROLLERS = ("memory", "cpu", "pids")
 MOUNTS = (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified"))
 # cpu.max's period: the kernel's default (100 ms); the quota is cpus periods' worth.
@@ -64,6 +66,15 @@ class Hierarchy:
     @property
     def parent(self) -> Path:
         return self.mount / "aidc"
+
+    def for_job(
+        self, job: LaunchRequest, ranks: int, max_processes: int | None
+    ) -> dict[str, object]:
+        """The job's cgroup, made with its limits: what its launch.json says of it."""
+        files = limit_files(self.usable, ranks=ranks, memory_mib=job.spec.memory_mib,
+                            cpus=job.spec.cpus, max_processes=max_processes)  # fmt: skip
+        path = self.create(job.job_id, files)
+        return {"cgroup": str(path), "cgroup_root": str(self.mount)}
 
     def create(self, job_id: str, files: dict[str, str]) -> Path:
         path = self.parent / job_id

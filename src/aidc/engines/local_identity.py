@@ -13,6 +13,7 @@ Optional rlimits (processes, open files, address space) apply to every rank.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import os
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aidc.core.units import parse_memory_mib
-from aidc.engines.base import LaunchError
+from aidc.engines.base import LaunchError, LaunchRequest
 from aidc.engines.registry import EngineConfigError
 
 NOLOGIN = next(
@@ -190,7 +191,22 @@ def own_private(path: Path, who: Identity) -> None:
 # the datasets they mount.
 # Dataset files (a local store's, or the cache of an object store's) are each dataset's
 # group's (dataset_groups), so that passing through reads nothing without the group.
+# The Slurm and Ray engines' job folders (``slurm``, ``ray``) are theirs to protect.
 PASSABLE = ("jobs", "checkpoints", "notebooks", "environments", "datasets", "dataset-cache")
+OTHER_ENGINES = ("slurm", "ray")
+
+
+def session_folder(home: Path, job: LaunchRequest) -> Path | None:
+    """A notebook session's folder when the job is that session's (it works in
+    ``<home>/notebooks/<id>/work`` and is named ``notebook-<id>``): made by the server, it
+    holds the session's token, which the job's user must read."""
+    if not job.spec.workdir:
+        return None
+    work = Path(job.spec.workdir)
+    session = work.parent
+    if work.name != "work" or session.parent != home / "notebooks":
+        return None
+    return session if job.spec.name == f"notebook-{session.name}" else None
 
 
 def give_session(folder: Path, who: Identity) -> None:
@@ -217,16 +233,26 @@ def close_home(home: Path) -> None:
             'their organisations\' users; set isolate = "auto" or false'
         )
     check_passable(home)
-    os.chmod(home, 0o711)
     for name in PASSABLE:
         (home / name).mkdir(exist_ok=True)
+    close_entries(home)
+
+
+def close_entries(home: Path) -> None:
+    """The modes ``close_home`` sets, again (before each batch of launches: a folder made
+    since, say ``traces/`` on a first upload, is 0755 by default)."""
+    os.chmod(home, 0o711)
     for entry in home.iterdir():
-        if entry.name in PASSABLE:
-            os.chmod(entry, 0o711)
-        elif entry.is_dir() and not entry.is_symlink():
-            os.chmod(entry, 0o700)
-        elif entry.is_file() and not entry.is_symlink():
-            os.chmod(entry, 0o600)
+        if entry.name in OTHER_ENGINES:
+            continue
+        # The server works in its home meanwhile: a file may be gone since iterdir.
+        with contextlib.suppress(FileNotFoundError):
+            if entry.name in PASSABLE:
+                os.chmod(entry, 0o711)
+            elif entry.is_dir() and not entry.is_symlink():
+                os.chmod(entry, 0o700)
+            elif entry.is_file() and not entry.is_symlink():
+                os.chmod(entry, 0o600)
 
 
 def check_passable(home: Path) -> None:
