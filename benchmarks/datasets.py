@@ -88,6 +88,8 @@ def main() -> None:
     size = int(args.size_gb * 10**9)
     load_before = os.getloadavg()
     base = Path(tempfile.mkdtemp(prefix="aidc-bench-ds-", dir=args.dir))
+    # As root, jobs run as other users (isolation): the home's parent must be passable.
+    os.chmod(base, 0o711)
     src_dir = base / "src"
     src_dir.mkdir()
     src = src_dir / "big.bin"

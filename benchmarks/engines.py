@@ -360,6 +360,8 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="aidc-engines-") as tmp_s:
         tmp = Path(tmp_s)
+        # As root, jobs run as other users (isolation): the home's parent must be passable.
+        os.chmod(tmp, 0o711)
         for phase, closed in (("latency", True), ("burst", False)):
             if phase not in phases:
                 continue

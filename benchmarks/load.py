@@ -170,6 +170,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="API worker processes")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="aidc-load-") as tmp:
+        # As root, jobs run as other users (isolation): the home's parent must be passable.
+        os.chmod(tmp, 0o711)
         home = Path(tmp) / "home"
         conninfo = None
         if args.database_url:

@@ -121,6 +121,8 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="aidc-bench-nb-") as tmp:
         root = Path(tmp)
+        # As root, jobs run as other users (isolation): the home's parent must be passable.
+        os.chmod(root, 0o711)
         baseline, runs = [], []
         server = ServerProcess(root / "home", f"sqlite:///{root / 'aidc.db'}").start()
         try:

@@ -318,6 +318,8 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="aidc-bench-") as tmp_s:
         tmp = Path(tmp_s)
+        # As root, jobs run as other users (isolation): the home's parent must be passable.
+        os.chmod(tmp, 0o711)
         with database(args.database_url, tmp) as (db_url, db_info):
             result["database"] = db_info
             srv = ServerProcess(

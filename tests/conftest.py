@@ -9,6 +9,8 @@ AIDC_REQUIRE_ALL=1 (set by .ci/run) turns every "skip: not available here" into 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,8 +168,55 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         ray_cluster.shutdown()
 
 
+# Run as root, the local engine isolates jobs by default: they run as their organisations'
+# users, who must pass through every folder above aidc's home. pytest's own temp folders
+# are root's 0700 (and pytest resets /tmp/pytest-of-root to 0700 whenever any session
+# starts), so the suite's live in a folder of their own, every level passable (o+x, never
+# listable), removed after a session that passed.
+PASSABLE_TEMP = Path("/tmp/aidc-pytest-of-root")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's tmp_path plugin reads the option
+def pytest_configure(config: pytest.Config) -> None:
+    if os.geteuid() != 0:
+        return
+    # The jobs' Python (notebooks, environments) too: a pyenv under /root (0700), as in
+    # CI, is opened to passing through (o+x), which the server itself refuses to do.
+    for folder in Path(os.path.realpath(sys.executable)).parents:
+        if not os.stat(folder).st_mode & 0o001:
+            os.chmod(folder, os.stat(folder).st_mode | 0o001)
+    if config.option.basetemp is None:
+        PASSABLE_TEMP.mkdir(mode=0o711, exist_ok=True)
+        os.chmod(PASSABLE_TEMP, 0o711)
+        config.option.basetemp = str(PASSABLE_TEMP / f"pytest-{os.getpid()}")
+        config.stash[_OWN_BASETEMP] = True
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.geteuid() != 0:
+        return
+    factory = session.config._tmp_path_factory  # type: ignore[attr-defined]
+    mktemp = factory.mktemp
+
+    def passable_mktemp(basename: str, numbered: bool = True) -> Path:
+        path: Path = mktemp(basename, numbered)
+        base = factory.getbasetemp()
+        for folder in (path, *path.parents):
+            os.chmod(folder, os.stat(folder).st_mode | 0o011)
+            if folder == base:
+                break
+        return path
+
+    factory.mktemp = passable_mktemp  # tmp_path and tmp_path_factory both call it
+
+
+_OWN_BASETEMP = pytest.StashKey[bool]()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # The Ray cluster, if a test started it and it is still up (-x, -k, interrupts).
     from tests import ray_cluster
 
     ray_cluster.shutdown()
+    if exitstatus == 0 and session.config.stash.get(_OWN_BASETEMP, False):
+        shutil.rmtree(session.config.option.basetemp, ignore_errors=True)

@@ -136,8 +136,10 @@ class Client(ValidationCalls):
     def health(self) -> dict[str, Any]:
         return dict(self._request("GET", "/healthz").json())
 
-    def whoami(self) -> WhoAmI:
-        return WhoAmI.model_validate(self._request("GET", "/v1/whoami").json())
+    def whoami(self, *, login: bool = False) -> WhoAmI:
+        """``login``: record this check as a sign-in in the server's security log."""
+        params = {"login": "true"} if login else None
+        return WhoAmI.model_validate(self._request("GET", "/v1/whoami", params=params).json())
 
     def set_password(
         self, password: str, username: str | None = None, current: str | None = None

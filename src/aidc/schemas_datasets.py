@@ -62,10 +62,14 @@ class ManifestView(BaseModel):
     files: list[FileView]
 
 
+MAX_FILE_BYTES = 2**50
+
+
 class FileDecl(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: Annotated[str, Field(max_length=1024)]
-    size: Annotated[int, Field(ge=0)]
+    # At most 1 PiB a file: sizes and their sums must fit the database's 64-bit integers.
+    size: Annotated[int, Field(ge=0, le=MAX_FILE_BYTES)]
     # Known now, or given at commit (a client that hashes while it sends reads once).
     sha256: Sha256 | None = None
 

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def default_home() -> Path:
+    """A server run as root isolates jobs as other users (engines/local_identity.py), who
+    must pass through the home's parents: root's own home folder is 0700, /var/lib is not."""
+    return Path("/var/lib/aidc") if os.geteuid() == 0 else Path.home() / ".aidc"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AIDC_", extra="ignore")
 
-    home: Path = Field(default=Path.home() / ".aidc", description="Where state lives.")
+    home: Path = Field(
+        default_factory=lambda: default_home(),
+        description="Where state lives; default ~/.aidc, or /var/lib/aidc for root.",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default SQLite at <home>/aidc.db."
     )

@@ -4,6 +4,7 @@ engine from a Backend, with two tenants."""
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class Rig:
     controller: Controller
     tenants: Tenants
     home: Path
-    tmp: Path
+    tmp: Path  # scratch space jobs and the test share
 
     def submit(self, **spec: object) -> str:
         fields = {"project": "acme-a", "time_limit_s": 600, **spec}
@@ -112,7 +113,12 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     pools, nodes = backend.inventory(engine)
     sync_inventory(center, pools, nodes)
     tenants = make_tenants(center)
-    rig = Rig(backend, center, _controller(center), tenants, home, tmp_path)
+    # Where jobs leave markers for the test: as root, local jobs run as their
+    # organisation's user (isolation), so it is writable by all (sticky, like /tmp).
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    os.chmod(scratch, 0o1777)
+    rig = Rig(backend, center, _controller(center), tenants, home, scratch)
     rig.controller.start()
     try:
         yield rig

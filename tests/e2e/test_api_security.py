@@ -22,6 +22,7 @@ def routes(server: ServerProcess) -> list[tuple[str, str]]:
 def test_every_endpoint_but_health_answers_401_without_a_token(server: ServerProcess) -> None:
     found = routes(server)
     assert len(found) >= 8
+    refused_guesses = 0
     for method, path in found:
         url = server.url + path.replace("{job_id}", "0123456789abcdef")
         for headers in ({}, {"Authorization": "Bearer aidc_not-a-real-token"}):
@@ -30,10 +31,15 @@ def test_every_endpoint_but_health_answers_401_without_a_token(server: ServerPro
                 assert r.status_code == 200
             elif (method, path) in CODE_ONLY:
                 assert r.status_code == 422, (method, path, r.status_code, r.text)
+            elif headers and r.status_code == 429:
+                # After 10 failed tokens a minute from this address (per API worker).
+                assert r.json()["error"] == "too_many" and r.headers["retry-after"], r.text
+                refused_guesses += 1
             else:
                 assert r.status_code == 401, (method, path, r.status_code, r.text)
                 assert r.headers["www-authenticate"] == "Bearer"
                 assert r.json()["error"] == "unauthenticated"
+    assert refused_guesses > 0  # the server has 2 workers, each allows 10
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ JOBS = int(os.environ.get("AIDC_CRASH_JOBS", "60"))
 KILLS = int(os.environ.get("AIDC_CRASH_KILLS", "3"))
 
 
-@pytest.mark.timeout(600)
+# A marker wins over --timeout: long enough for `make crash-test`'s 500 jobs on a busy host.
+@pytest.mark.timeout(max(600, JOBS * 3))
 def test_random_sigkills_lose_nothing_and_start_nothing_twice(db_url: str, tmp_path: Path) -> None:
     report = run(tmp_path / "home", db_url, jobs=JOBS, kills=KILLS)
     print(f"\n{JOBS} jobs, {KILLS} kills, {report.seconds:.0f} s: {dict(report.states)}")

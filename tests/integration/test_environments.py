@@ -28,7 +28,7 @@ def t(center: Center) -> Tenants:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "aidc-home")
+    return Settings(home=tmp_path / "home")
 
 
 def create(center: Center, settings: Settings, who, name: str, **kw: object):  # type: ignore[no-untyped-def]

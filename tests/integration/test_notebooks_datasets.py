@@ -24,7 +24,7 @@ from tests.integration.datasets_env import DataTenants, make_dataset, upload
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "aidc-home", notebook_idle_s=600)
+    return Settings(home=tmp_path / "home", notebook_idle_s=600)
 
 
 def start(center: Center, settings: Settings, who, **kw: object):  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ def t(center: Center) -> Tenants:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "aidc-home", notebook_idle_s=600)
+    return Settings(home=tmp_path / "home", notebook_idle_s=600)
 
 
 def start(center: Center, settings: Settings, who, **kw: object):  # type: ignore[no-untyped-def]

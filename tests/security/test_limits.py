@@ -1,4 +1,5 @@
-"""Limits: request body size, queued jobs per user, sign-in attempts."""
+"""Limits: request body size, queued jobs per user, sign-in attempts, failed passwords
+and bearer tokens (rate limited per address, and in the security log)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from fastapi.testclient import TestClient
 from aidc.api.app import create_app
 from aidc.api.limits import SignInLimiter
 from aidc.core.jobspec import JobSpec
-from aidc.services import jobs
+from aidc.services import audit, auth, jobs, passwords
 from aidc.services.center import Center
 from aidc.services.errors import TooMany
 from aidc.settings import Settings
 from tests.integration.tenants import make_tenants
+
+PASSWORD = "limits test password"
 
 
 @pytest.fixture
@@ -86,3 +89,106 @@ def test_the_sign_in_window_slides() -> None:
     limiter.check("u", "1.2.3.4")
     with pytest.raises(TooMany):
         limiter.check("u", "1.2.3.4")
+
+
+def test_failed_bearer_tokens_are_limited_per_address_and_logged(
+    client: TestClient, center: Center
+) -> None:
+    t = make_tenants(center)
+    good = auth.issue_token(center, "bob")
+    known = auth.issue_token(center, "alice")
+    assert client.get("/v1/whoami", headers={"Authorization": f"Bearer {known}"}).is_success
+    for _ in range(3):  # no token at all is no guess: it counts for nothing
+        assert client.get("/v1/whoami").status_code == 401
+    bad = {"Authorization": "Bearer aidc_not-a-real-token"}
+    answers = [client.get("/v1/whoami", headers=bad).status_code for _ in range(11)]
+    assert answers == [401] * 10 + [429]
+    r = client.get("/v1/whoami", headers={"Authorization": f"Bearer {good}"})
+    assert r.status_code == 429  # the address is held back, whatever it sends now
+    assert r.json()["error"] == "too_many" and "aidc token" in r.json()["message"]
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    # A token that worked from this address before still does (a shared login node).
+    assert client.get("/v1/whoami", headers={"Authorization": f"Bearer {known}"}).is_success
+    events = audit.list_events(center, t.root, action="login.failed")
+    assert len(events) == 10
+    assert all(e.details["via"] == "token" and e.details["address"] for e in events)
+    assert all("not-a-real-token" not in str(e.details) for e in events)
+    client.app.state.sign_in = SignInLimiter()  # type: ignore[attr-defined]
+    assert client.get("/v1/whoami", headers={"Authorization": f"Bearer {good}"}).is_success
+
+
+def test_aidc_login_with_a_token_is_logged(client: TestClient, center: Center) -> None:
+    t = make_tenants(center)
+    good = auth.issue_token(center, "bob")
+    r = client.get("/v1/whoami?login=true", headers={"Authorization": f"Bearer {good}"})
+    assert r.status_code == 200, r.text
+    client.get("/v1/whoami", headers={"Authorization": f"Bearer {good}"})  # not a login
+    events = audit.list_events(center, t.root, action="login.succeeded")
+    assert [(e.actor, e.details["via"]) for e in events] == [("bob", "token")]
+    assert good not in str(events[0].details)
+
+
+def test_portal_logins_are_limited_per_address_and_logged(
+    client: TestClient, center: Center
+) -> None:
+    t = make_tenants(center)
+    passwords.set_password(center, t.bob, PASSWORD)
+    wrong = {"username": "bob", "password": "not it"}
+    answers = [client.post("/portal/login", data=wrong).status_code for _ in range(10)]
+    assert answers == [401] * 10
+    r = client.post("/portal/login", data={"username": "bob", "password": PASSWORD})
+    assert r.status_code == 429  # even the right password, until the window has room
+    assert "Too many failed logins" in r.text and 'name="password"' in r.text
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    failed = audit.list_events(center, t.root, action="login.failed")
+    assert len(failed) == 10
+    assert {(e.target, e.details["via"]) for e in failed} == {("bob", "portal")}
+    assert all("not it" not in str(e.details) for e in failed)
+    client.app.state.sign_in = SignInLimiter()  # type: ignore[attr-defined]
+    ok = {"username": "bob", "password": PASSWORD}
+    assert client.post("/portal/login", data=ok, follow_redirects=False).status_code == 303
+    done = audit.list_events(center, t.root, action="login.succeeded")
+    assert [(e.actor, e.details["via"]) for e in done] == [("bob", "portal")]
+
+
+def test_only_failures_fill_the_failed_check_window() -> None:
+    now = [0.0]
+    limiter = SignInLimiter(attempts=2, window_s=10.0, clock=lambda: now[0])
+    for _ in range(5):
+        limiter.allow("token", "1.2.3.4", "tokens", "")  # checks that passed: not counted
+    limiter.failed("token", "1.2.3.4")
+    now[0] = 5.0
+    limiter.failed("token", "1.2.3.4")
+    with pytest.raises(TooMany) as e:
+        limiter.allow("token", "1.2.3.4", "tokens", " (fix)")
+    assert e.value.retry_after_s == pytest.approx(5.0) and "(fix)" in e.value.message
+    limiter.allow("token", "5.6.7.8", "tokens", "")  # another address
+    limiter.allow("portal", "1.2.3.4", "logins", "")  # another kind of check
+    now[0] = 10.5  # the first failure left the window
+    limiter.allow("token", "1.2.3.4", "tokens", "")
+
+
+def test_a_version_in_non_ascii_digits_is_a_422_not_a_500(
+    client: TestClient, center: Center
+) -> None:
+    # make fuzz found it: '²'.isdigit() is true, int('²') raises.
+    make_tenants(center)
+    token = auth.issue_token(center, "bob")
+    r = client.get(
+        "/v1/datasets/x/versions/%C2%B2/archive", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "version", r.text
+
+
+def test_a_file_size_beyond_a_petabyte_is_a_422_not_a_database_overflow(
+    client: TestClient, center: Center
+) -> None:
+    # make fuzz found it: a size of 2**63 overflowed SQLite's INTEGER (a 500).
+    make_tenants(center)
+    token = auth.issue_token(center, "root")
+    r = client.post(
+        "/v1/datasets/body/uploads",
+        json={"files": [{"path": "0", "size": 2**63}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 422 and "size" in r.json()["fields"][0]["field"], r.text

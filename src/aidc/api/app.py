@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing
+import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -98,4 +100,10 @@ def worker_app() -> FastAPI:
     # shutdown would hold the port while a restarted server tries to bind it.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The supervisor may have died while this worker was still starting (importing takes
+    # seconds on a busy host), before PDEATHSIG was set: nothing would ever signal it, and
+    # it would serve the port on its own. The crash test's random SIGKILLs found it.
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(1)
     return create_app(Settings())

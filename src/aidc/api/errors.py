@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 
 from fastapi import FastAPI, Request
@@ -59,7 +60,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, e: ServiceError) -> JSONResponse:
         status = STATUS.get(type(e), 400)
-        return error_response(status, e.code, e.message, e.fields)
+        response = error_response(status, e.code, e.message, e.fields)
+        if isinstance(e, TooMany) and e.retry_after_s is not None:
+            response.headers["Retry-After"] = str(math.ceil(e.retry_after_s))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, e: RequestValidationError) -> JSONResponse:

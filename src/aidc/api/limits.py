@@ -81,8 +81,13 @@ class BodyLimit:
 
 
 class SignInLimiter:
-    """At most ``attempts`` per ``window_s`` for one (username, address); in-process, so
-    each API worker counts on its own (a worker pool multiplies the limit by its size)."""
+    """At most ``attempts`` per ``window_s`` for one (key, address); in-process, so each
+    API worker counts on its own (a worker pool multiplies the limit by its size).
+
+    ``check`` counts every attempt (accepting an invitation: one per username and
+    address). ``allow`` and ``failed`` count only failures, for checks that succeed all
+    day (passwords at the portal, bearer tokens): an address with too many failed checks
+    is refused every check, right or wrong, until the window has room again."""
 
     def __init__(
         self,
@@ -94,20 +99,51 @@ class SignInLimiter:
         self.window_s = window_s
         self.clock = clock
         self._seen: dict[tuple[str, str], deque[float]] = {}
+        self._good: dict[tuple[str, str], set[str]] = {}
         self._lock = threading.Lock()
 
     def check(self, username: str, address: str) -> None:
-        now = self.clock()
         with self._lock:
-            if len(self._seen) > 100_000:  # forget everyone rather than grow without bound
-                self._seen.clear()
-            times = self._seen.setdefault((username, address), deque())
-            while times and times[0] <= now - self.window_s:
-                times.popleft()
-            if len(times) >= self.attempts:
-                wait = times[0] + self.window_s - now
-                raise TooMany(
-                    f"too many sign-in attempts for {username!r}; try again in {wait:.0f} s",
-                    field="username",
-                )
-            times.append(now)
+            times = self._times(username, address)
+            what = f"too many sign-in attempts for {username!r}"
+            self._refuse_if_full(times, what, "username", "")
+            times.append(self.clock())
+
+    def allow(self, key: str, address: str, what: str, fix: str, credential: str = "") -> None:
+        """TooMany if ``address`` had too many failed ``key`` checks in the window, unless
+        ``credential`` (a token's digest) succeeded from there before: the other users of
+        a shared login node keep working while one of them sends a stale token in a loop,
+        and a guess is still refused before it is checked."""
+        with self._lock:
+            if credential and credential in self._good.get((key, address), ()):
+                return
+            self._refuse_if_full(
+                self._times(key, address), f"too many failed {what} from {address}", None, fix
+            )
+
+    def failed(self, key: str, address: str) -> None:
+        with self._lock:
+            self._times(key, address).append(self.clock())
+
+    def succeeded(self, key: str, address: str, credential: str) -> None:
+        with self._lock:
+            if len(self._good) > 10_000:
+                self._good.clear()
+            good = self._good.setdefault((key, address), set())
+            if len(good) < 10_000:
+                good.add(credential)
+
+    def _times(self, key: str, address: str) -> deque[float]:
+        if len(self._seen) > 100_000:  # forget everyone rather than grow without bound
+            self._seen.clear()
+        times = self._seen.setdefault((key, address), deque())
+        cutoff = self.clock() - self.window_s
+        while times and times[0] <= cutoff:
+            times.popleft()
+        return times
+
+    def _refuse_if_full(self, times: deque[float], what: str, field: str | None, fix: str) -> None:
+        if len(times) >= self.attempts:
+            wait = max(times[0] + self.window_s - self.clock(), 1.0)
+            message = f"{what}; try again in {wait:.0f} s{fix}"
+            raise TooMany(message, field=field, retry_after_s=wait)

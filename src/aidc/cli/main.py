@@ -86,7 +86,7 @@ def login(
     """Check a token against the server and save URL and token for later commands."""
     token = token or typer.prompt("API token", hide_input=True)
     with errors(), Client(url, token) as c:
-        me = c.whoami()
+        me = c.whoami(login=True)
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

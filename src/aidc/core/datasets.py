@@ -106,7 +106,7 @@ def parse_mount(text: str) -> dict[str, Any]:
     name, at, version = name.partition("@")
     out: dict[str, Any] = {"name": name}
     if at:
-        if not version.isdigit():
+        if not (version.isascii() and version.isdigit()):
             raise ValueError(f"{text!r}: the version after '@' is a number, e.g. traffic@3:/data")
         out["version"] = int(version)
     if path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -39,10 +40,24 @@ from aidc.engines.base import (
 from aidc.engines.dataset_view import dataset_view, read_only_argv
 from aidc.engines.interactive import environment_env, read_address
 from aidc.engines.job_env import aidc_env, device_env, rank_env
-from aidc.engines.local_identity import Rlimits, close_home, engine_options, take_folders
+from aidc.engines.local_cgroup import Hierarchy, find_hierarchy
+from aidc.engines.local_identity import (
+    Rlimits,
+    close_entries,
+    close_home,
+    dataset_groups,
+    engine_options,
+    give_session,
+    own_private,
+    resolve_isolate,
+    session_folder,
+    take_folders,
+)
 from aidc.engines.local_spawner import Spawner
 from aidc.engines.oci_images import refuse_image
 from aidc.engines.registry import EngineConfig, EngineConfigError
+
+log = logging.getLogger("aidc.engines.local")
 
 # Variables passed through from the server's environment; everything else (database URLs,
 # tokens) stays out of jobs.
@@ -65,7 +80,7 @@ class LocalEngine:
         nodes: list[Node],
         grace_s: float = 10.0,
         *,
-        isolate: bool = False,
+        isolate: bool | str = "auto",
         rlimits: Rlimits | None = None,
     ) -> None:
         self.home = home
@@ -74,10 +89,17 @@ class LocalEngine:
         self.checkpoints_dir = home / "checkpoints"
         self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
         # Each organisation's jobs as its own Unix user (local_identity); root only.
-        self.isolate = isolate
+        try:
+            self.isolate = resolve_isolate(isolate)
+        except ValueError as e:
+            raise EngineConfigError(str(e)) from None
         self.rlimits = rlimits or Rlimits()
-        if isolate:
+        self.cgroups: Hierarchy | None = None
+        if self.isolate:
             close_home(home)  # raises EngineConfigError unless root
+            self.cgroups, why = find_hierarchy()
+            if self.cgroups is None:
+                log.info("no cgroup v2 limits for local jobs: %s", why)
         self._nodes = nodes
         self.grace_s = grace_s
         self._on_change: Callable[[], None] = lambda: None
@@ -103,6 +125,10 @@ class LocalEngine:
         fork server starts all supervisors."""
         results: list[Handle | Exception] = []
         ready: list[tuple[int, LaunchRequest, Path]] = []
+        if self.isolate and jobs:
+            # Folders made in the home since the last look (traces/ on a first upload,
+            # say) are closed before any job runs: a few dozen system calls per batch.
+            close_entries(self.home)
         for job in jobs:
             try:
                 ready.append((len(results), job, self._prepare(job)))
@@ -158,7 +184,12 @@ class LocalEngine:
         if not os.path.isdir(cwd):
             raise LaunchError(f"workdir {cwd} does not exist on this host")
         checkpoints = self._checkpoint_dir(job.job_id)
-        who = take_folders(job.organisation, job_dir, work, checkpoints) if self.isolate else None
+        who = None
+        if self.isolate:
+            who = take_folders(job.organisation, job_dir, work, checkpoints)
+            session = session_folder(self.home, job)
+            if session is not None:
+                give_session(session, who)
         argv = job_argv(job.spec, run_dir)
         log = job_dir / "job.log"
         _start_log(log, job.attempt)
@@ -168,9 +199,13 @@ class LocalEngine:
             argv = read_only_argv(view, argv, sys.executable)
             for env in envs:
                 env.update(view.env)
+        groups: list[int] = []
         if who is not None:
             for env in envs:
                 env.update(HOME=str(work), USER=who.user, LOGNAME=who.user)
+            if job.spec.datasets:
+                groups = dataset_groups(run_dir / "datasets")
+                own_private(Path(envs[0]["AIDC_OUTPUT_DIR"]), who)  # the job writes there
         launch: dict[str, object] = {
             "argv": argv,
             "cwd": cwd,
@@ -181,7 +216,9 @@ class LocalEngine:
             "rlimits": self.rlimits.as_launch(),
         }
         if who is not None:
-            launch |= {"uid": who.uid, "gid": who.gid}
+            launch |= {"uid": who.uid, "gid": who.gid, "groups": groups}
+        if self.cgroups is not None:
+            launch |= self.cgroups.for_job(job, len(envs), self.rlimits.processes)
         _write_json(run_dir / "launch.json", launch)
         return run_dir
 

@@ -1,6 +1,8 @@
-"""Per-organisation Unix users for the local engine (``[engines.local] isolate = true``).
+"""Per-organisation Unix users for the local engine (``[engines.local] isolate``).
 
-When the server runs as root, each organisation's jobs run as its own unprivileged user,
+``isolate = "auto"`` (the default) isolates when the server runs as root; ``true`` demands
+root (a clear configuration error otherwise); ``false`` lets jobs share the server's
+identity. When isolating, each organisation's jobs run as its own unprivileged user,
 ``aidc-o`` and ten hex digits of the organisation name's SHA-256 (names stay valid and
 under 32 characters whatever the organisation is called), created here with ``useradd``
 on first use. The supervisor (root) starts each rank with that user and group and no
@@ -11,17 +13,20 @@ Optional rlimits (processes, open files, address space) apply to every rank.
 
 from __future__ import annotations
 
+import contextlib
+import grp
 import hashlib
 import os
 import pwd
 import shutil
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from aidc.core.units import parse_memory_mib
-from aidc.engines.base import LaunchError
+from aidc.engines.base import LaunchError, LaunchRequest
 from aidc.engines.registry import EngineConfigError
 
 NOLOGIN = next(
@@ -71,10 +76,16 @@ def engine_options(options: dict[str, object]) -> tuple[bool, Rlimits]:
             f"engines.local.{unknown[0]}: the local engine has no such option "
             f"(it has {', '.join(OPTIONS)})"
         )
-    isolate = options.get("isolate", False)
-    if not isinstance(isolate, bool):
-        raise ValueError("engines.local.isolate: true or false")
-    return isolate, rlimits_from_options(options)
+    return resolve_isolate(options.get("isolate", "auto")), rlimits_from_options(options)
+
+
+def resolve_isolate(value: object) -> bool:
+    """``"auto"``: isolate when the server runs as root; ``true`` and ``false`` as given."""
+    if value == "auto":
+        return os.geteuid() == 0
+    if not isinstance(value, bool):
+        raise ValueError(f'engines.local.isolate: "auto", true or false, not {value!r}')
+    return value
 
 
 def rlimits_from_options(options: dict[str, object]) -> Rlimits:
@@ -98,6 +109,10 @@ def user_name(organisation: str) -> str:
     return "aidc-o" + hashlib.sha256(organisation.encode()).hexdigest()[:10]
 
 
+def dataset_group(dataset: str) -> str:
+    return "aidc-d" + hashlib.sha256(dataset.encode()).hexdigest()[:10]
+
+
 def ensure_user(organisation: str) -> Identity:
     """The organisation's Unix user, created (a system user, no home, no login) if new."""
     name = user_name(organisation)
@@ -105,28 +120,53 @@ def ensure_user(organisation: str) -> Identity:
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
-            if os.geteuid() != 0:
-                raise IdentityError("job isolation needs the server to run as root") from None
-            useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-            r = subprocess.run(
-                [
-                    useradd,
-                    "--system",
-                    "--user-group",
-                    "--no-create-home",
-                    "--shell",
-                    NOLOGIN,
-                    "--comment",
-                    f"aidc jobs of {organisation}"[:60],
-                    name,
-                ],
-                capture_output=True,
-                text=True,
-            )
-            if r.returncode != 0:
-                raise IdentityError(f"useradd {name} failed: {r.stderr.strip()}") from None
+            comment = f"aidc jobs of {organisation}"[:60]
+            _add("useradd", "--user-group", "--no-create-home", "--shell", NOLOGIN,
+                 "--comment", comment, name)  # fmt: skip
             entry = pwd.getpwnam(name)
     return Identity(name, entry.pw_uid, entry.pw_gid)
+
+
+def ensure_group(name: str) -> int:
+    with _create_lock:
+        try:
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            _add("groupadd", name)
+            return grp.getgrnam(name).gr_gid
+
+
+def _add(tool: str, *args: str) -> None:
+    """``useradd`` or ``groupadd`` a system account; IdentityError says why not."""
+    if os.geteuid() != 0:
+        raise IdentityError("job isolation needs the server to run as root")
+    path = shutil.which(tool) or f"/usr/sbin/{tool}"
+    r = subprocess.run([path, "--system", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise IdentityError(f"{tool} {args[-1]} failed: {r.stderr.strip()}")
+
+
+def dataset_groups(view: Path) -> list[int]:
+    """Make the files a run's dataset view links to readable by runs that mount them
+    alone: each dataset's files belong to its own group (``aidc-d`` + 10 hex digits of
+    the name's SHA-256), mode 0440, and the run gets the groups of the datasets it mounts
+    as supplementary groups. Runs of other organisations, or of projects without a grant,
+    cannot read the store's files even knowing their paths."""
+    gids: list[int] = []
+    if not view.is_dir():
+        return gids
+    for dataset in sorted(view.iterdir()):
+        try:
+            gid = ensure_group(dataset_group(dataset.name))
+        except IdentityError as e:
+            raise LaunchError(str(e)) from None
+        for folder, _dirs, files in os.walk(dataset):
+            for name in files:
+                target = os.path.realpath(os.path.join(folder, name))
+                os.chown(target, -1, gid)
+                os.chmod(target, 0o440)
+        gids.append(gid)
+    return gids
 
 
 def take_folders(organisation: str, *folders: Path) -> Identity:
@@ -146,16 +186,90 @@ def own_private(path: Path, who: Identity) -> None:
     os.chmod(path, 0o700)
 
 
+# Folders of aidc's home that jobs pass through (never list) to reach their own: job and
+# checkpoint folders, notebook sessions' folders, the shared environment virtualenvs and
+# the datasets they mount.
+# Dataset files (a local store's, or the cache of an object store's) are each dataset's
+# group's (dataset_groups), so that passing through reads nothing without the group.
+# The Slurm and Ray engines' job folders (``slurm``, ``ray``) are theirs to protect.
+PASSABLE = ("jobs", "checkpoints", "notebooks", "environments", "datasets", "dataset-cache")
+OTHER_ENGINES = ("slurm", "ray")
+
+
+def session_folder(home: Path, job: LaunchRequest) -> Path | None:
+    """A notebook session's folder when the job is that session's (it works in
+    ``<home>/notebooks/<id>/work`` and is named ``notebook-<id>``): made by the server, it
+    holds the session's token, which the job's user must read."""
+    if not job.spec.workdir:
+        return None
+    work = Path(job.spec.workdir)
+    session = work.parent
+    if work.name != "work" or session.parent != home / "notebooks":
+        return None
+    return session if job.spec.name == f"notebook-{session.name}" else None
+
+
+def give_session(folder: Path, who: Identity) -> None:
+    """A notebook session's folder (its token and ``work/``) to the session job's user;
+    refused when another organisation's user already has it (a job naming someone
+    else's session)."""
+    owner = folder.stat().st_uid
+    if owner not in (0, who.uid):
+        raise LaunchError(f"workdir {folder / 'work'} belongs to another organisation's session")
+    own_private(folder, who)
+    for entry in folder.iterdir():
+        if entry.is_symlink():
+            continue
+        os.chown(entry, who.uid, who.gid)
+        os.chmod(entry, 0o700 if entry.is_dir() else 0o600)
+
+
 def close_home(home: Path) -> None:
     """aidc's home: others may pass through to their job folders, but list and read
     nothing (the database, logs, tokens and configuration are root's, 0600 or 0700)."""
     if os.geteuid() != 0:
-        raise EngineConfigError("engines.local.isolate: the server must run as root")
+        raise EngineConfigError(
+            "engines.local.isolate = true: the server must run as root to run jobs as "
+            'their organisations\' users; set isolate = "auto" or false'
+        )
+    check_passable(home)
+    for name in PASSABLE:
+        (home / name).mkdir(exist_ok=True)
+    close_entries(home)
+
+
+def close_entries(home: Path) -> None:
+    """The modes ``close_home`` sets, again (before each batch of launches: a folder made
+    since, say ``traces/`` on a first upload, is 0755 by default)."""
     os.chmod(home, 0o711)
     for entry in home.iterdir():
-        if entry.name in ("jobs", "checkpoints"):
-            os.chmod(entry, 0o711)
-        elif entry.is_dir() and not entry.is_symlink():
-            os.chmod(entry, 0o700)
-        elif entry.is_file() and not entry.is_symlink():
-            os.chmod(entry, 0o600)
+        if entry.name in OTHER_ENGINES:
+            continue
+        # The server works in its home meanwhile: a file may be gone since iterdir.
+        with contextlib.suppress(FileNotFoundError):
+            if entry.name in PASSABLE:
+                os.chmod(entry, 0o711)
+            elif entry.is_dir() and not entry.is_symlink():
+                os.chmod(entry, 0o700)
+            elif entry.is_file() and not entry.is_symlink():
+                os.chmod(entry, 0o600)
+
+
+def check_passable(home: Path) -> None:
+    """Every folder above aidc's home must let other users pass (``o+x``): jobs run as
+    their organisations' users and reach their folders through it. So must the folders of
+    the server's Python, which notebook sessions run and environments' virtualenvs link
+    to. aidc does not open folders it does not own; it says which one to open."""
+    python = Path(os.path.realpath(sys.executable))
+    for what, target, choose in (
+        ("aidc's home", home.resolve(), "choose an AIDC_HOME whose parent folders others may pass"),
+        ("the server's Python", python, "install aidc with a Python others may run"),
+    ):
+        for parent in target.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                raise EngineConfigError(
+                    f"engines.local.isolate: jobs run as their organisations' users, who "
+                    f"cannot pass through {parent} (mode {mode & 0o777:o}) to {what} "
+                    f"{target}; run `chmod o+x {parent}`, {choose}, or set isolate = false"
+                )

@@ -183,11 +183,18 @@ def main(run_dir: str) -> None:
     # One environment per rank; launches written before multi-node jobs have one "env".
     envs = launch.get("rank_envs") or [launch["env"]]
     children: list[subprocess.Popen[bytes]] = []
-    # Isolated jobs (local_identity): the organisation's user and group, no other groups.
+    # Isolated jobs (local_identity): the organisation's user and group.
     identity: dict[str, typing.Any] = {}
     if "uid" in launch:
-        identity = {"user": launch["uid"], "group": launch["gid"], "extra_groups": []}
+        # Supplementary groups: only those of the datasets the run mounts.
+        groups = launch.get("groups") or []
+        identity = {"user": launch["uid"], "group": launch["gid"], "extra_groups": groups}
     limits = launch.get("rlimits") or {}
+    # cgroup v2 limits (local_cgroup): the supervisor joins the job's cgroup first, so
+    # every rank and everything it starts is in it from the start.
+    cgroup = launch.get("cgroup")
+    if cgroup:
+        _join_cgroup(cgroup)
     try:
         for env in envs:
             children.append(
@@ -208,6 +215,8 @@ def main(run_dir: str) -> None:
         why = e.strerror if isinstance(e, OSError) else str(e)
         _say(log, f"cannot start {launch['argv'][0]!r}: {why}")
         _stop_groups(children, 0.0, log)
+        if cgroup:
+            _leave_cgroup(cgroup, launch["cgroup_root"])
         _write_json(
             exit_path,
             {
@@ -272,7 +281,22 @@ def main(run_dir: str) -> None:
             }
         else:
             result = {"outcome": "failed", "reason": f"{rank}exit code {rc}"}
+    if cgroup:
+        _leave_cgroup(cgroup, launch["cgroup_root"])
     _write_json(exit_path, {**result, "exit_code": rc, "finished_at": time.time()})
+
+
+def _join_cgroup(path: str) -> None:
+    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+        f.write("0")
+
+
+def _leave_cgroup(path: str, root: str) -> None:
+    """Back to the hierarchy's root (aidc's parent cgroup may hold no processes), then
+    remove the job's cgroup, empty now that every rank has been reaped."""
+    with contextlib.suppress(OSError):
+        _join_cgroup(root)
+        os.rmdir(path)
 
 
 def _supervise_forked(run_dir: str, fds: "list[int]") -> None:
@@ -339,8 +363,12 @@ def serve(exits_fd: int) -> None:
             pid = os.fork()
             if pid == 0:
                 _supervise_forked(run_dir, [wake_r, wake_w, stdin, out.fileno(), exits_fd])
-            out.write(f"{pid}\n".encode())
-            out.flush()
+            # The server may have died since it asked (SIGKILL): every run it asked for is
+            # still started, so that none is left with a launch.json and no supervisor
+            # (the crash test found such runs LOST); a restarted server re-adopts them.
+            with contextlib.suppress(BrokenPipeError):
+                out.write(f"{pid}\n".encode())
+                out.flush()
         while True:  # reap every supervisor that ended (they are its only children)
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -348,8 +376,10 @@ def serve(exits_fd: int) -> None:
                 break
             if pid == 0:
                 break
-            exits.write(f"exit {pid}\n".encode())
-        exits.flush()
+            with contextlib.suppress(BrokenPipeError):
+                exits.write(f"exit {pid}\n".encode())
+        with contextlib.suppress(BrokenPipeError):
+            exits.flush()
 
 
 if __name__ == "__main__":

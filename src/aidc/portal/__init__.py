@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from aidc.api.limits import SignInLimiter
 from aidc.portal import web
 from aidc.portal.routes import ROUTERS
 from aidc.services.errors import (
@@ -102,6 +103,8 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 
 
 def mount(app: FastAPI) -> None:
+    if getattr(app.state, "sign_in", None) is None:  # an app of the portal alone
+        app.state.sign_in = SignInLimiter()
     app.mount(web.PREFIX, create_portal(app))
 
     @app.get("/", include_in_schema=False)

@@ -11,6 +11,7 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from aidc.api.limits import SignInLimiter
 from aidc.core.tenancy import Principal, Role
 from aidc.portal import i18n
 from aidc.services import portal_sessions
@@ -38,6 +39,12 @@ class NeedLogin(Exception):
 def center(request: Request) -> Center:
     c: Center = request.app.state.parent.state.center
     return c
+
+
+def sign_in_limiter(request: Request) -> SignInLimiter:
+    """The API's limiter (one window per process for every credential check)."""
+    limiter: SignInLimiter = request.app.state.parent.state.sign_in
+    return limiter
 
 
 def translator(request: Request) -> i18n.Translator:

@@ -1,6 +1,7 @@
 """The security audit log: what was done, by whom, to what; read by center admins.
 
-``record`` writes one line in the caller's transaction. Recorded: tokens issued and revoked,
+``record`` writes one line in the caller's transaction. Recorded: logins (portal passwords and
+``aidc login`` tokens, and every failed password or bearer token), tokens issued and revoked,
 invitations accepted (sign-ins), role changes, allocation decisions, cancels of other
 people's jobs, and preemptions. Secrets never go in: a token is named by its id.
 """

@@ -82,6 +82,38 @@ def add_token(
     return token
 
 
+def record_login(
+    center: Center,
+    *,
+    via: str,
+    address: str,
+    username: str | None,
+    reason: str = "",
+    ok: bool = False,
+) -> None:
+    """A sign-in (``aidc login`` with a token) or a failed credential check (a wrong
+    password at the portal, an unknown, revoked or expired bearer token) into the
+    security log; the password or token typed never goes in."""
+    with center.db.transaction() as s:
+        user = (
+            s.scalars(select(User).where(User.username == username)).one_or_none()
+            if username
+            else None
+        )
+        audit.record(
+            s,
+            at=center.clock(),
+            actor=username or "anonymous",
+            action="login.succeeded" if ok else "login.failed",
+            target_kind="user",
+            target=username or "",
+            org_id=user.org_id if user else None,
+            via=via,
+            address=address,
+            reason=reason,
+        )
+
+
 def authenticate(center: Center, token: str | None) -> Principal:
     if not token:
         raise Unauthenticated("missing bearer token; run `aidc login` or set AIDC_TOKEN")

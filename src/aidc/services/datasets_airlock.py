@@ -143,7 +143,7 @@ def decide(
                 actor=p.username,
                 action="release" if release else "reject",
                 dataset=name,
-                version=int(version) if version.isdigit() else None,
+                version=int(version) if version.isascii() and version.isdigit() else None,
                 project=project,
                 job_id=job_id,
                 detail=body.reason,

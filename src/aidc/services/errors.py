@@ -52,6 +52,13 @@ class Gone(ServiceError):
 
 
 class TooMany(ServiceError):
-    """A limit on how much or how often: queued jobs per user, sign-in attempts."""
+    """A limit on how much or how often: queued jobs per user, sign-in attempts.
+    ``retry_after_s``: when trying again makes sense (an HTTP ``Retry-After``)."""
 
     code = "too_many"
+
+    def __init__(
+        self, message: str, field: str | None = None, *, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, field)
+        self.retry_after_s = retry_after_s

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from aidc.core.tenancy import Principal, Role
-from aidc.services import passwords
+from aidc.services import audit, passwords
 from aidc.services.center import Center
 from aidc.services.errors import Unauthenticated
 from aidc.store.models import Organisation, ProjectMember, User
@@ -38,11 +38,16 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def login(center: Center, username: str, password: str) -> LoggedIn:
+def login(center: Center, username: str, password: str, *, address: str = "") -> LoggedIn:
+    """A new portal session; the login goes to the security log in its transaction."""
     user_id = passwords.check_login(center, username, password)
     now = center.clock()
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with center.db.transaction() as s:
+        user = s.get(User, user_id)
+        audit.record(s, at=now, actor=username, action="login.succeeded", target_kind="user",
+                     target=username, org_id=user.org_id if user else None, via="portal",
+                     address=address)  # fmt: skip
         # Ended sessions of this user go as they log in again: the table stays small.
         s.execute(
             delete(PortalSession).where(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from aidc import __version__
-from aidc.api.deps import CenterDep, PrincipalDep
+from aidc.api.deps import CenterDep, PrincipalDep, client_address
 from aidc.schemas import ErrorBody, NodeView, WhoAmI
-from aidc.services import nodes, tenancy
+from aidc.services import auth, nodes, tenancy
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorBody}}
@@ -20,7 +20,13 @@ def health() -> dict[str, str]:
 
 
 @router.get("/v1/whoami", tags=["center"], responses=ERRORS)
-def whoami(c: CenterDep, p: PrincipalDep) -> WhoAmI:
+def whoami(request: Request, c: CenterDep, p: PrincipalDep, login: bool = False) -> WhoAmI:
+    """Who the token belongs to. ``login=true`` (``aidc login``) records a sign-in with
+    the token in the security log."""
+    if login:
+        auth.record_login(
+            c, via="token", address=client_address(request), username=p.username, ok=True
+        )
     return tenancy.whoami(c, p)
 
 

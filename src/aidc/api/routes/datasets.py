@@ -49,7 +49,8 @@ OCTETS: dict[str, object] = {
 def version_number(text: str) -> int | None:
     if text == "latest":
         return None
-    if not text.isdigit() or int(text) < 1:
+    # ASCII digits only: str.isdigit() is also true of '²', which int() refuses.
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise Invalid("a version is a number (1, 2, ...) or 'latest'", field="version")
     return int(text)
 

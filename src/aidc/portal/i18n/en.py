@@ -22,6 +22,7 @@ MESSAGES: dict[str, str] = {
     "login.password": "Password",
     "login.submit": "Log in",
     "login.failed": "Wrong username or password.",
+    "login.too_many": "Too many failed logins from your address; try again in {s} seconds.",
     "login.hint": "No password yet? Set one with `aidc user set-password`.",
     "error.title": "Error {status}",
     "error.back": "Back to the dashboard",

@@ -22,6 +22,7 @@ MESSAGES: dict[str, str] = {
     "login.password": "비밀번호",
     "login.submit": "로그인",
     "login.failed": "사용자 이름 또는 비밀번호가 올바르지 않습니다.",
+    "login.too_many": "이 주소에서 로그인 실패가 너무 많습니다. {s}초 후에 다시 시도하세요.",
     "login.hint": "비밀번호가 없으신가요? `aidc user set-password`로 설정하세요.",
     "error.title": "오류 {status}",
     "error.back": "대시보드로 돌아가기",

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
+from aidc.api.deps import client_address
 from aidc.portal import i18n, web
 from aidc.portal.web import CenterDep, FormUserDep, TDep, UserDep
-from aidc.services import passwords, portal_sessions, tokens
-from aidc.services.errors import Invalid, Unauthenticated
+from aidc.services import auth, passwords, portal_sessions, tokens
+from aidc.services.errors import Invalid, TooMany, Unauthenticated
 from aidc.services.portal_sessions import SessionUser
 
 router = APIRouter()
@@ -38,20 +40,35 @@ async def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
+    limiter = web.sign_in_limiter(request)
+    address = client_address(request)
+
+    def again(status: int, error: str) -> Response:
+        page = web.render(request, "login.html", t, None, status=status,
+                          next=_safe_next(next), error=error, username=username)  # fmt: skip
+        return page
+
+    try:
+        limiter.allow("portal", address, "logins", "")
+    except TooMany as e:
+        wait = math.ceil(e.retry_after_s or limiter.window_s)
+        page = again(429, t("login.too_many", s=wait))
+        page.headers["Retry-After"] = str(wait)
+        return page
     try:
         # argon2 takes tens of milliseconds on purpose: off the event loop.
-        session = await run_in_threadpool(portal_sessions.login, c, username.strip(), password)
-    except Unauthenticated:
-        return web.render(
-            request,
-            "login.html",
-            t,
-            None,
-            status=401,
-            next=_safe_next(next),
-            error=t("login.failed"),
-            username=username,
+        session = await run_in_threadpool(
+            portal_sessions.login, c, username.strip(), password, address=address
         )
+    except Unauthenticated as e:
+        limiter.failed("portal", address)
+        why = e.message
+        await run_in_threadpool(
+            lambda: auth.record_login(
+                c, via="portal", address=address, username=username.strip(), reason=why
+            )
+        )
+        return again(401, t("login.failed"))
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         web.SESSION_COOKIE,
