@@ -42,7 +42,7 @@ def test_a_course_from_roster_file_to_a_students_job(server: ServerProcess, tmp_
     r = server.cli(
         "course", "create", "ml101", "--org", UNI, "--program", "edu-2027",
         "--instructor", "prof-kim", "--starts", starts, "--ends", ends, "--hours", "a100=10",
-        "--quota", "a100=1", "--dataset", "mnist", "--title", "Machine learning",
+        "--quota", "a100=1", "--dataset", "grid-load-jeonnam", "--title", "Machine learning",
         user="prof-kim",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -82,6 +82,16 @@ def test_a_course_from_roster_file_to_a_students_job(server: ServerProcess, tmp_
     assert server.cli("logs", r.stdout.split()[0], user=tokens["kim"]).stdout == "hello student\n"
     r = server.cli("submit", "-p", "ml101-park", "--", "true", user=tokens["kim"])
     assert r.returncode == 2 and "project" in r.stderr
+    # The course shares a registered dataset: a student's job reads it, and so does a preview.
+    r = server.cli(
+        "submit", "-p", "ml101-kim", "--dataset", "grid-load-jeonnam@1:/data", "--wait", "--",
+        "sh", "-c", 'head -n 1 "$AIDC_DATASET_GRID_LOAD_JEONNAM/load.csv"', user=tokens["kim"],
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    log = server.cli("logs", r.stdout.split()[0], user=tokens["kim"]).stdout
+    assert log.startswith("hour,substation,"), log
+    r = server.cli("dataset", "preview", "grid-load-jeonnam", "load.csv", user=tokens["kim"])
+    assert r.returncode == 0 and "substation" in r.stdout, r.stdout + r.stderr
 
     # The instructor sees every student; a student only themself.
     shown = json.loads(server.cli("course", "show", "ml101", "--json", user="prof-kim").stdout)
@@ -89,7 +99,7 @@ def test_a_course_from_roster_file_to_a_students_job(server: ServerProcess, tmp_
     assert shown["students"][1]["full_name"] == "박지성"
     assert shown["students"][0]["credits"][0]["granted_hours"] == 10
     text = server.cli("course", "show", "ml101", user="prof-kim").stdout
-    assert "per student: 10 a100-hours" in text and "datasets: mnist" in text, text
+    assert "per student: 10 a100-hours" in text and "datasets: grid-load-jeonnam" in text, text
     assert "ml101-park" in text and "0/10 a100-h" in text
     r = server.cli("course", "show", "ml101", "--json", user=tokens["park"])
     assert [s["username"] for s in json.loads(r.stdout)["students"]] == ["park"]

@@ -14,6 +14,7 @@ from aidc.schemas_courses import CourseCreate
 from aidc.services import auth, courses, tenancy
 from aidc.services.center import Center
 from aidc.store.models_allocations import Program
+from aidc.store.models_datasets import Dataset
 from tests.integration.tenants import Tenants, make_tenants
 
 DAY = 86400.0
@@ -58,6 +59,14 @@ def add_program(
         )
 
 
+def add_catalog_entries(c: Center) -> None:
+    """Catalog rows a course may name (``mnist``) or may not (``ehr``, restricted); a
+    course shares only what its students may read, so no bytes are needed."""
+    with c.db.transaction() as s:
+        for name, tier in (("mnist", "public"), ("ehr", "restricted")):
+            s.add(Dataset(name=name, sector="other", tier=tier, created_by="test", created_at=T0))
+
+
 def make_campus(c: Center, **program: object) -> Campus:
     now = [START + DAY]
     c.clock = lambda: now[0]
@@ -65,6 +74,7 @@ def make_campus(c: Center, **program: object) -> Campus:
     tenancy.create_user(c, "prof", "Beta", "member")
     tenancy.create_user(c, "dean", "Beta", "org-admin")
     add_program(c, **program)  # type: ignore[arg-type]
+    add_catalog_entries(c)
     who = {u: auth.authenticate(c, auth.issue_token(c, u)) for u in ("prof", "dean")}
     return Campus(t=t, now=now, **who)
 

@@ -55,6 +55,8 @@ def enrol(center: Center, by: object, *names: str) -> dict[str, str]:
         ({"student_hours": {}}, "student_hours", "some hours"),
         ({"student_quota": {"pf": 1}}, "student_quota", "unknown resource 'pf'"),
         ({"datasets": ["a b"]}, "datasets", "dataset name"),
+        ({"datasets": ["mnist", "cifar"]}, "datasets", "no dataset called 'cifar'"),
+        ({"datasets": ["ehr"]}, "datasets", "ehr is restricted: a course cannot share it"),
         ({"organisation": "Acme"}, "organisation", "no organisation"),  # not the dean's
     ],
 )

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidc.core.accelerators import CATALOG
+from aidc.core.datasets import Tier
 from aidc.core.jobspec import NAME_RE
 from aidc.core.tenancy import Principal, Role
 from aidc.schemas_courses import CourseCreate, CourseView, CreditView, StudentView
@@ -29,6 +30,7 @@ from aidc.store.models_allocations import (
     CreditAccount,
     Program,
 )
+from aidc.store.models_datasets import Dataset
 
 EDUCATION = "education"  # the Program.kind of training programs
 # What per-student hours can be counted in, and what a per-student quota can limit.
@@ -65,6 +67,7 @@ def create_course(center: Center, p: Principal, body: CourseCreate) -> CourseVie
             )
         _check_dates(program, body.starts_at, body.ends_at)
         _check_program_limits(program, hours)
+        _check_datasets(s, datasets)
         if s.scalar(select(Course.id).where(Course.name == body.name)) is not None:
             raise Conflict(f"course {body.name!r} already exists", field="name")
         course = Course(
@@ -116,6 +119,25 @@ def list_students(center: Center, p: Principal, name: str) -> list[StudentView]:
 
 
 # -- session-level helpers, shared with the roster import ---------------------------------
+
+
+def _check_datasets(s: Session, names: list[str]) -> None:
+    """A course shares catalogued public or registered datasets with its students (who
+    read them as members of an organisation with an active allocation, the course's own,
+    until it ends). Restricted data is not shared by a course: each project that reads it
+    needs its own grant from a data steward."""
+    tiers = dict(s.execute(select(Dataset.name, Dataset.tier).where(Dataset.name.in_(names))).all())
+    for name in names:
+        if name not in tiers:
+            raise Invalid(
+                f"no dataset called {name!r} in the catalog (aidc dataset list)", "datasets"
+            )
+        if tiers[name] == Tier.RESTRICTED:
+            raise Invalid(
+                f"{name} is restricted: a course cannot share it; each project that reads it "
+                "needs its own access grant (aidc dataset grant request)",
+                "datasets",
+            )
 
 
 def can_manage(p: Principal, course: Course) -> bool:

@@ -93,7 +93,8 @@ def seed(center: Center) -> list[DemoUser]:
     _seed_quotas(center)
     demo_allocations.seed(center)
     # The course's students and the data steward (their tokens are made with them).
-    extra = [DemoUser(*u) for u in (*seed_course(center), *seed_datasets(center))]
+    data_users = seed_datasets(center)  # first: the course shares two of its datasets
+    extra = [DemoUser(*u) for u in (*seed_course(center), *data_users)]
     now = center.clock()
     with center.db.transaction() as s:
         names = [u for _, _, _, users in DEMO for u, _ in users]

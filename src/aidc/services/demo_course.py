@@ -17,6 +17,7 @@ from aidc.store.models_allocations import Course, CourseStudent, Program
 
 DAY = 86400.0
 PROGRAM = "ai-education"
+SHARED_DATASETS = ("gwangju-heritage-images", "grid-load-jeonnam")  # public, registered
 COURSE = "cnu-dl101"
 UNIVERSITY = "Chonnam National University"
 INSTRUCTOR = "prof-kim"
@@ -79,7 +80,8 @@ def seed_course(center: Center) -> list[tuple[str, str, str, str, str]]:
             starts_at=now - DAY,
             ends_at=now + 120 * DAY,
             student_hours={"a100": 20.0},
-            datasets=["mnist"],
+            # Two of the demo's sample datasets, where the demo publishes them.
+            datasets=list(SHARED_DATASETS) if center.datasets is not None else [],
         )
         create_course(center, who, body)
         import_roster(center, who, COURSE, format_roster(list(STUDENTS)))
