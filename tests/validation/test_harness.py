@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from aidc.core.validation_targets import result_problem
 from aidc.validation.harness import main as harness_main
 from tests.validation.conftest import QUICK, Files, harness, run_ok
 from tests.validation_models import reference_logits, weights
@@ -56,6 +57,8 @@ def nearest_rank(values: list[float], p: int) -> float:
 
 def test_every_contract_key_is_there(result: dict[str, Any]) -> None:
     assert set(result) == CONTRACT_KEYS
+    # ... and what the service ingests (the two sides meet here).
+    assert result_problem(result, ["single-stream", "offline"]) is None
     assert result["schema"] == "aidc.validation.result/1"
     for key, inner in NESTED.items():
         assert set(result[key]) == inner, key
