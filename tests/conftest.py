@@ -143,6 +143,11 @@ E2E_POSTGRESQL = (
 )
 
 
+def _on_postgresql(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)  # ids like "postgresql-1", "s3-postgresql"
+    return callspec is not None and "postgresql" in callspec.id.split("-")
+
+
 def _keep_e2e_postgresql_to_its_core(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("AIDC_E2E_POSTGRESQL") == "all":
         return
@@ -150,7 +155,7 @@ def _keep_e2e_postgresql_to_its_core(config: pytest.Config, items: list[pytest.I
         i
         for i in items
         if i.nodeid.startswith("tests/e2e/")
-        and "[postgresql" in i.nodeid
+        and _on_postgresql(i)
         and not i.nodeid.startswith(E2E_POSTGRESQL)
     ]
     if dropped:
