@@ -29,7 +29,7 @@ MARGIN = 1e-3
 # The real harness with short runs, for tests that run validations through the service.
 SHORT_HARNESS = (
     f"{sys.executable} -m aidc.validation.harness"
-    " --warmup-s 0.2 --min-duration-s 0.5 --min-queries 64"
+    " --warmup-s 0.1 --min-duration-s 0.2 --min-queries 32"
 )
 
 
