@@ -25,7 +25,7 @@ if [ -f "$AIDC_CHECKPOINT_DIR/sigterm" ]; then
 fi
 trap 'echo "SIGTERM in attempt $AIDC_ATTEMPT" > "$AIDC_CHECKPOINT_DIR/sigterm"; exit 143' TERM
 echo "attempt $AIDC_ATTEMPT running"
-for i in $(seq 1 250); do sleep 0.1; done
+for i in $(seq 1 150); do sleep 0.1; done
 """
 
 
