@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from aidc.client_paths import Calls
 from aidc.schemas_allocations import (
     AllocationEventView,
     AllocationView,
@@ -22,10 +21,7 @@ from aidc.schemas_ledger import CreditView, LedgerEntryView, NotificationView
 from aidc.schemas_reports import BurnDown, UsageReport, UtilisationReport
 
 
-class AllocationCalls:
-    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        raise NotImplementedError  # Client's
-
+class AllocationCalls(Calls):
     # -- course --------------------------------------------------------------------------
 
     def create_course(self, **fields: Any) -> CourseView:

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
+from aidc.client_paths import Calls
 from aidc.client_paths import q as _q
 from aidc.schemas_datasets import (
     AirlockView,
@@ -23,10 +24,7 @@ from aidc.schemas_datasets import (
 )
 
 
-class DatasetCalls:
-    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        raise NotImplementedError  # Client's
-
+class DatasetCalls(Calls):
     def _download(self, url: str) -> Iterator[bytes]:
         raise NotImplementedError  # Client's
 

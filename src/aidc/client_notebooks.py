@@ -8,17 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from aidc.client_paths import Calls
 from aidc.schemas_notebooks import EnvironmentView, LoginLink, NotebookView
 
 
-class NotebookCalls:
-    url: str
-
-    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        raise NotImplementedError  # Client's
-
+class NotebookCalls(Calls):
     # -- notebook -------------------------------------------------------------------------
 
     def start_notebook(self, **fields: Any) -> NotebookView:

@@ -15,15 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from aidc.client_paths import Calls
 from aidc.schemas_validation import CompareView, ShareView, ValidationView, VerifyView
 
 
-class ValidationCalls:
-    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        raise NotImplementedError  # Client's
-
+class ValidationCalls(Calls):
     def validate(
         self,
         model: str | Path,
