@@ -35,6 +35,7 @@ class ServerProcess:
         *,
         virtual_accelerators: str = "4xa100",
         grace_s: float = 2.0,
+        workers: int = 2,
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
     ) -> None:
@@ -58,6 +59,7 @@ class ServerProcess:
             virtual_accelerators,
             "--cancel-grace",
             str(grace_s),
+            *([] if "--workers" in extra_args else ["--workers", str(workers)]),
             *extra_args,
         ]
         self.proc: subprocess.Popen[bytes] | None = None

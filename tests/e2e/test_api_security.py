@@ -8,6 +8,9 @@ import pytest
 from tests.e2e.test_job_lifecycle import submit, wait_state
 from tests.server_process import ServerProcess
 
+# Several API worker processes: what this module checks crosses them.
+API_WORKERS = 2
+
 PUBLIC = {("GET", "/healthz")}
 # Needs no token: the invitation's one-time code is the credential (an empty body is invalid).
 CODE_ONLY = {("POST", "/v1/invitations/accept")}

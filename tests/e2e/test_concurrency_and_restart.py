@@ -12,6 +12,9 @@ from pathlib import Path
 from tests.e2e.test_job_lifecycle import job_json, submit, wait_state
 from tests.server_process import ServerProcess
 
+# Several API worker processes: what this module checks crosses them.
+API_WORKERS = 2
+
 
 def gpu_host(count: int) -> str:
     """An inventory of one host with ``count`` a100s and cpus to spare, so that only the

@@ -12,6 +12,9 @@ from tests.server_process import ServerProcess
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from load import run_load
 
+# Several API worker processes writing one database at once: what this module checks.
+API_WORKERS = 2
+
 
 def test_concurrent_submit_and_poll_lose_nothing(server: ServerProcess) -> None:
     figures = run_load(server, clients=8, jobs=150)

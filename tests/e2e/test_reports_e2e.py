@@ -15,6 +15,9 @@ from tests.e2e.test_job_lifecycle import submit, wait_state
 from tests.integration import ledger_rows as L
 from tests.server_process import ServerProcess
 
+# Several API worker processes: what this module checks crosses them.
+API_WORKERS = 2
+
 # A month long before the server ran, so the meter's own entries stay out of it.
 MONTH = "2025-11"
 

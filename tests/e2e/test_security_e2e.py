@@ -10,6 +10,9 @@ import httpx
 
 from tests.server_process import ServerProcess
 
+# Several API worker processes: what this module checks crosses them.
+API_WORKERS = 2
+
 
 def test_token_lifecycle_and_the_security_log(server: ServerProcess) -> None:
     made = server.cli("token", "create", "--name", "ci", "--ttl", "1h")

@@ -4,13 +4,16 @@ organisation's job folder; rlimits apply."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pwd
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +87,37 @@ def test_jobs_cannot_read_the_database_config_or_another_orgs_folder(home: Path)
         assert (home / "aidc.db").stat().st_mode & 0o077 == 0
     finally:
         engine.close()
+
+
+def _ensure_in_child(organisation: str, start: Any, out: Any) -> None:
+    from aidc.engines.local_identity import ensure_user
+
+    start.wait()
+    try:
+        who = ensure_user(organisation)
+        out.put((who.uid, who.gid))
+    except Exception as e:  # the parent asserts on what each child saw
+        out.put(repr(e))
+
+
+def test_processes_adding_one_new_user_at_once_all_get_it(home: Path) -> None:
+    """Two servers on one host (parallel test suites, a restart overlapping its old
+    process) may add the same organisation's user in the same moment; none fails."""
+    ctx = multiprocessing.get_context("spawn")
+    for round_ in range(3):
+        organisation = f"Isolation Race {os.getpid()} {round_}"
+        name = user_name(organisation)
+        start, out = ctx.Barrier(6), ctx.Queue()
+        children = [
+            ctx.Process(target=_ensure_in_child, args=(organisation, start, out)) for _ in range(6)
+        ]
+        try:
+            for c in children:
+                c.start()
+            got = [out.get(timeout=60) for _ in children]
+            entry = pwd.getpwnam(name)
+            assert got == [(entry.pw_uid, entry.pw_gid)] * 6, got
+        finally:
+            for c in children:
+                c.join(timeout=10)
+            subprocess.run(["userdel", name], capture_output=True)

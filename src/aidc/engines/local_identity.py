@@ -14,6 +14,7 @@ Optional rlimits (processes, open files, address space) apply to every rank.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import grp
 import hashlib
 import os
@@ -22,8 +23,11 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from aidc.core.units import parse_memory_mib
 from aidc.engines.base import LaunchError, LaunchRequest
@@ -33,6 +37,11 @@ NOLOGIN = next(
     (p for p in ("/usr/sbin/nologin", "/sbin/nologin") if os.path.exists(p)), "/bin/false"
 )
 _create_lock = threading.Lock()
+_ADD_TRIES = 5
+_HOST_LOCK = (
+    "/run/lock/aidc-accounts.lock" if os.path.isdir("/run/lock") else "/tmp/aidc-accounts.lock"
+)
+_Entry = TypeVar("_Entry")
 
 
 class IdentityError(RuntimeError):
@@ -116,24 +125,36 @@ def dataset_group(dataset: str) -> str:
 def ensure_user(organisation: str) -> Identity:
     """The organisation's Unix user, created (a system user, no home, no login) if new."""
     name = user_name(organisation)
-    with _create_lock:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            comment = f"aidc jobs of {organisation}"[:60]
-            _add("useradd", "--user-group", "--no-create-home", "--shell", NOLOGIN,
-                 "--comment", comment, name)  # fmt: skip
-            entry = pwd.getpwnam(name)
+    comment = f"aidc jobs of {organisation}"[:60]
+    entry = _ensure(pwd.getpwnam, name, "useradd", "--user-group", "--no-create-home",
+                    "--shell", NOLOGIN, "--comment", comment, name)  # fmt: skip
     return Identity(name, entry.pw_uid, entry.pw_gid)
 
 
 def ensure_group(name: str) -> int:
-    with _create_lock:
-        try:
-            return grp.getgrnam(name).gr_gid
-        except KeyError:
-            _add("groupadd", name)
-            return grp.getgrnam(name).gr_gid
+    return int(_ensure(grp.getgrnam, name, "groupadd", name).gr_gid)
+
+
+def _ensure(lookup: Callable[[str], _Entry], name: str, tool: str, *args: str) -> _Entry:
+    """The account ``name``, added with ``tool`` if it does not exist. Other processes on
+    this host (API workers, a second server, a restart overlapping its old process) may
+    add the same account at the same moment, and two ``useradd`` runs racing can both
+    succeed, leaving two entries of one name with different ids: a host-wide lock file
+    serialises look-up-then-add, and a busy passwd lock (another tool) is retried."""
+    with _create_lock, open(_HOST_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for attempt in range(_ADD_TRIES):
+            try:
+                return lookup(name)
+            except KeyError:
+                pass
+            try:
+                _add(tool, *args)
+            except IdentityError:
+                if attempt == _ADD_TRIES - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        return lookup(name)
 
 
 def _add(tool: str, *args: str) -> None:
