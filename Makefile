@@ -38,8 +38,14 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy src/aidc
 
+# The whole suite runs as two pytest processes at once (scripts/pytest-two: the servers'
+# tests beside the rest; each alone leaves a core idle); PYTEST_ARGS runs one pytest.
 unit: $(TEST_STAMP)
+ifeq ($(strip $(PYTEST_ARGS)),)
+	PYTEST=$(BIN)/pytest scripts/pytest-two
+else
 	$(BIN)/pytest $(PYTEST_ARGS)
+endif
 
 # The portal in Chromium (also part of `make unit`); screenshots in test-artifacts/portal/.
 browser: $(TEST_STAMP)
