@@ -19,13 +19,14 @@ import os
 import time
 import tomllib
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpcore
 import httpx
 
+from aidc.batched_thread import BatchedThread
 from aidc.client_allocations import AllocationCalls
 from aidc.client_datasets import DatasetCalls
 from aidc.client_notebooks import NotebookCalls
@@ -46,6 +47,10 @@ from aidc.schemas import (
 from aidc.schemas_audit import AuditEventView, TokenIssued, TokenView
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+# httpcore reads a response 64 KiB per recv, and each piece costs more Python in h11 than
+# its bytes cost to copy: a GB download reads 1 MiB at a time (a recv returns what has
+# arrived, so small answers are not held back).
+httpcore.HTTP11Connection.READ_NUM_BYTES = 1024 * 1024
 
 
 def config_path() -> Path:
@@ -308,10 +313,11 @@ class Client(AllocationCalls, DatasetCalls, NotebookCalls, ValidationCalls):
                     r.read()
                     self._raise(r)
                 want = r.headers.get("x-aidc-sha256")
-                h = _ThreadedHash()
-                for chunk in r.iter_raw():  # as they come: re-chunking costs a copy
-                    h.update(chunk)
-                    yield chunk
+                h = hashlib.sha256()
+                with BatchedThread(h.update, "sha256") as hashing:
+                    for chunk in r.iter_raw():  # as they come: re-chunking costs a copy
+                        hashing.add(chunk)
+                        yield chunk
                 if want and h.hexdigest() != want:
                     message = f"{url}: the bytes received do not match their SHA-256"
                     raise ApiError(502, ErrorBody(error="corrupt", message=message))
@@ -344,41 +350,3 @@ class Client(AllocationCalls, DatasetCalls, NotebookCalls, ValidationCalls):
             params["actor"] = actor
         r = self._request("GET", "/v1/audit", params=params)
         return [AuditEventView.model_validate(e) for e in r.json()]
-
-
-def _feed(h: Any, pieces: list[bytes]) -> None:
-    for piece in pieces:
-        h.update(piece)
-
-
-class _ThreadedHash:
-    """SHA-256 of a download computed in a thread, a batch of pieces at a time, while
-    the next bytes are received and written (hashlib releases the GIL on big buffers)."""
-
-    BATCH = 8 * 1024 * 1024
-
-    def __init__(self) -> None:
-        self._h = hashlib.sha256()
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
-        self._pending: list[bytes] = []
-        self._size = 0
-        self._busy: Future[None] | None = None
-
-    def update(self, piece: bytes) -> None:
-        self._pending.append(piece)
-        self._size += len(piece)
-        if self._size >= self.BATCH:
-            self._hand_over()
-
-    def _hand_over(self) -> None:
-        if self._busy is not None:
-            self._busy.result()
-        batch, self._pending, self._size = self._pending, [], 0
-        self._busy = self._pool.submit(_feed, self._h, batch)
-
-    def hexdigest(self) -> str:
-        self._hand_over()
-        if self._busy is not None:
-            self._busy.result()
-        self._pool.shutdown()
-        return self._h.hexdigest()

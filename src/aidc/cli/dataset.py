@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from aidc.batched_thread import BatchedThread
 from aidc.cli.dataset_upload import DEFAULT_CHUNK, upload
 from aidc.cli.output import errors, fail, out, when
 from aidc.client import Client
@@ -386,7 +387,7 @@ def _write(chunks: Iterator[bytes], output: Path | None) -> None:
         sys.stdout.buffer.flush()
         return
     part = output.with_name(output.name + ".part")
-    with open(part, "wb") as f:
+    with open(part, "wb") as f, BatchedThread(f.write, "write") as writing:
         for chunk in chunks:
-            f.write(chunk)
+            writing.add(chunk)
     part.replace(output)  # only complete, verified downloads get the name
