@@ -19,7 +19,7 @@ def start_server(
     One API worker (the API in the controller's process) unless the module sets
     ``API_WORKERS``: a spawned worker imports the whole app again, about 2.5 s of a
     server's 5 s start, and most modules test what the API does, not how many processes
-    serve it. The modules about workers (tokens, rate limits and metrics across
+    serve it. The modules about workers (the token cache and metrics across
     processes, concurrency, crashes, load, the smoke test's 1 and 3) keep several."""
     started: list[ServerProcess] = []
     workers = getattr(request.module, "API_WORKERS", 1)
