@@ -70,7 +70,8 @@ class Aidc:
         self.srv = ServerProcess(
             home,
             f"sqlite:///{home / 'aidc.db'}",
-            extra_args=("--inventory", str(home / "inventory.toml"), "--workers", str(workers)),
+            workers=workers,
+            extra_args=("--inventory", str(home / "inventory.toml")),
         )
 
     def __enter__(self) -> Aidc:

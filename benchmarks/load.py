@@ -178,7 +178,7 @@ def main() -> int:
             db_url, conninfo = _postgres_db(args.database_url)
         else:
             db_url = f"sqlite:///{Path(tmp) / 'aidc.db'}"
-        server = ServerProcess(home, db_url, extra_args=("--workers", str(args.workers)))
+        server = ServerProcess(home, db_url, workers=args.workers)
         server.start(timeout=120)
         try:
             figures = run_load(server, args.clients, args.jobs)

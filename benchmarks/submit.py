@@ -326,7 +326,7 @@ def main() -> int:
                 tmp / "home",
                 db_url,
                 virtual_accelerators=ACCELERATORS,
-                extra_args=("--workers", str(args.workers)),
+                workers=args.workers,
             )
             log(f"starting aidc server on {srv.url} ({db_info['kind']})")
             srv.start()

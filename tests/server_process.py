@@ -59,7 +59,8 @@ class ServerProcess:
             virtual_accelerators,
             "--cancel-grace",
             str(grace_s),
-            *([] if "--workers" in extra_args else ["--workers", str(workers)]),
+            "--workers",
+            str(workers),
             *extra_args,
         ]
         self.proc: subprocess.Popen[bytes] | None = None

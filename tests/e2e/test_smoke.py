@@ -12,7 +12,7 @@ from tests.server_process import ServerProcess
 def test_job_runs_with_any_number_of_api_workers(
     start_server: Callable[..., ServerProcess], workers: str
 ) -> None:
-    server = start_server(extra_args=("--workers", workers))
+    server = start_server(workers=int(workers))
     r = server.cli(
         "submit",
         "-p",
